@@ -1,0 +1,32 @@
+"""Policies, the rollout loop and the Runner."""
+
+from toolgym.agents.episode_log import EpisodeLog, read_episodes
+from toolgym.agents.policy import Generation, Policy, PolicyError, Sampling
+from toolgym.agents.rollout import rollout
+from toolgym.agents.runner import Runner
+from toolgym.agents.summary import RunSummary, summarize
+
+__all__ = [
+    "EpisodeLog",
+    "Generation",
+    "Policy",
+    "PolicyError",
+    "RunSummary",
+    "Runner",
+    "Sampling",
+    "read_episodes",
+    "rollout",
+    "summarize",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name == "OpenAIPolicy":
+        from toolgym.agents.openai_policy import OpenAIPolicy
+
+        return OpenAIPolicy
+    if name == "LocalPolicy":
+        from toolgym.agents.local_policy import LocalPolicy
+
+        return LocalPolicy
+    raise AttributeError(name)

@@ -1,0 +1,76 @@
+"""One episode of a policy in an environment."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from toolgym.agents.policy import Policy, PolicyError, Sampling
+from toolgym.envs.tool_env import ToolEnv
+from toolgym.types import Episode, ErrorInfo, StopReason, Task
+
+
+def _sampling_for(sampling: Sampling, episode: Episode) -> Sampling:
+    """Cap the generation at what is left of the episode's token budget."""
+    budget = episode.budget.max_tokens
+    if budget is None:
+        return sampling
+    left = max(budget - episode.usage.completion_tokens, 1)
+    if sampling.max_tokens is not None and sampling.max_tokens <= left:
+        return sampling
+    return sampling.model_copy(update={"max_tokens": left})
+
+
+async def rollout(
+    env: ToolEnv,
+    policy: Policy,
+    task: Task | None = None,
+    *,
+    seed: int | None = None,
+    sampling: Sampling | None = None,
+) -> Episode:
+    """Run ``policy`` on ``task`` in ``env`` until the episode ends and return its record.
+
+    Failures of the policy (after its own retries) or of the environment are recorded in
+    ``Episode.error`` instead of raised; the time budget also bounds each generation.
+    """
+    sampling = sampling or Sampling()
+    messages, info = await env.areset(task=task, seed=seed)
+    episode = env.episode
+    assert episode is not None
+    episode.model = policy.name
+    tools: list[dict[str, Any]] | None = info["tools"] or None
+    max_seconds = episode.budget.max_seconds
+    start = time.perf_counter()
+    try:
+        while True:
+            left = None if max_seconds is None else max_seconds - (time.perf_counter() - start)
+            if left is not None and left <= 0:
+                return await env.end(StopReason.MAX_SECONDS)
+            try:
+                async with asyncio.timeout(left):
+                    generation = await policy.generate(messages, tools, _sampling_for(sampling, episode))
+            except TimeoutError:
+                return await env.end(StopReason.MAX_SECONDS)
+            messages, _, terminated, truncated, _ = await env.astep(generation)
+            if terminated or truncated:
+                return episode
+    except PolicyError as exc:
+        return await env.end(StopReason.ERROR, ErrorInfo(kind=exc.kind, message=str(exc)))
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # an env, tool or reward bug is recorded; the run goes on
+        return await _record_failure(env, episode, exc)
+
+
+async def _record_failure(env: ToolEnv, episode: Episode, exc: Exception) -> Episode:
+    error = ErrorInfo(kind=type(exc).__name__, message=str(exc))
+    if episode.done:  # e.g. the reward failed after the episode ended
+        episode.error, episode.reward, episode.success = error, None, False
+        return episode
+    try:
+        return await env.end(StopReason.ERROR, error)
+    except Exception:
+        episode.error, episode.stop_reason, episode.truncated = error, StopReason.ERROR, True
+        return episode

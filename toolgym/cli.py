@@ -1,0 +1,167 @@
+"""The ``toolgym`` command line: envs, eval, report."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from toolgym.agents.episode_log import read_episodes
+from toolgym.agents.policy import Policy, Sampling
+from toolgym.agents.runner import Runner
+from toolgym.agents.summary import RunSummary, summarize
+from toolgym.envs import ENVS, get_env_entry, make_env
+
+app = typer.Typer(help="Multi-turn tool environments, rollouts and evals for agentic RL.", no_args_is_help=True)
+console = Console()
+
+
+def fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(2)
+
+
+def print_summary(summary: RunSummary, title: str) -> None:
+    table = Table(title=title, show_header=False)
+    for label, value in summary.rows():
+        table.add_row(label, value)
+    console.print(table)
+
+
+def parse_env_args(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values are read as JSON when they parse, else kept as strings."""
+    kwargs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise fail(f"--env-arg takes key=value, got {pair!r}")
+        try:
+            kwargs[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            kwargs[key] = raw
+        if isinstance(kwargs[key], list):
+            kwargs[key] = tuple(kwargs[key])
+    return kwargs
+
+
+def make_policy(model: str | None, base_url: str | None, api_key_env: str, timeout: float) -> Policy:
+    """An OpenAI-compatible policy when a base URL is given, else the local model."""
+    if base_url:
+        from toolgym.agents.openai_policy import OpenAIPolicy
+
+        if not model:
+            raise fail("--base-url needs --model (the model name the endpoint serves)")
+        return OpenAIPolicy(model=model, base_url=base_url, api_key_env=api_key_env, timeout=timeout)
+    from toolgym.agents.local_policy import LocalPolicy
+
+    return LocalPolicy(model=model, timeout=timeout)
+
+
+@app.command()
+def envs() -> None:
+    """List the registered environments."""
+    table = Table("name", "gymnasium id", "description")
+    for entry in sorted(ENVS.values(), key=lambda e: e.name):
+        table.add_row(entry.name, entry.gym_id, entry.description)
+    console.print(table)
+
+
+@app.command("eval")
+def eval_(
+    env: Annotated[str, typer.Argument(help="environment name (see `toolgym envs`)")] = "calculator",
+    model: Annotated[str | None, typer.Option(help="model name at --base-url, or a local HF model path")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint; local model if omitted")] = None,
+    api_key_env: Annotated[str, typer.Option(help="environment variable holding the API key")] = "OPENAI_API_KEY",
+    n: Annotated[int, typer.Option(min=1, help="number of tasks")] = 8,
+    concurrency: Annotated[int, typer.Option(min=1, help="episodes in flight")] = 8,
+    out: Annotated[
+        Path | None, typer.Option(help="JSONL of episodes (default runs/ENV-MODEL-sSEED.jsonl)")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="continue OUT, skipping finished tasks")] = False,
+    overwrite: Annotated[bool, typer.Option(help="start OUT afresh if it exists")] = False,
+    max_turns: Annotated[int | None, typer.Option(min=1, help="turn budget per episode")] = None,
+    max_tokens: Annotated[int, typer.Option(min=1, help="completion tokens per generation")] = 256,
+    temperature: Annotated[float, typer.Option(min=0)] = 0.0,
+    timeout: Annotated[float, typer.Option(min=0.1, help="deadline of one model request, seconds")] = 120.0,
+    seed: Annotated[int, typer.Option(help="seed of the task set")] = 0,
+    env_arg: Annotated[list[str] | None, typer.Option(help="env constructor argument key=value")] = None,
+) -> None:
+    """Run a policy on N tasks of ENV, write each episode to JSONL, print a summary."""
+    try:
+        entry = get_env_entry(env)
+    except KeyError as exc:
+        raise fail(str(exc.args[0])) from None
+    kwargs = parse_env_args(env_arg or [])
+    try:
+        probe = make_env(entry.name, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise fail(f"cannot build env {entry.name!r} with {kwargs}: {exc}") from None
+    if max_turns is not None:
+        probe.budget = probe.budget.model_copy(update={"max_turns": max_turns})
+    budget = probe.budget
+    if probe.tasks is None:
+        raise fail(f"env {entry.name!r} has no task source; pass one with --env-arg")
+    tasks = probe.tasks.take(n, seed=seed)
+    policy = make_policy(model, base_url, api_key_env, timeout)
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", policy.name).strip("_")
+    out = out or Path("runs") / f"{entry.name}-{slug}-s{seed}.jsonl"
+    if out.exists() and out.stat().st_size and not (resume or overwrite):
+        raise fail(f"{out} exists: pass --resume to continue it or --overwrite to start it afresh")
+
+    def new_env() -> Any:
+        e = make_env(entry.name, **kwargs)
+        e.budget = budget
+        return e
+
+    runner = Runner(
+        new_env,
+        policy,
+        concurrency=concurrency,
+        out=out,
+        resume=resume,
+        sampling=Sampling(max_tokens=max_tokens, temperature=temperature, seed=seed),
+        progress=True,
+    )
+
+    async def main() -> RunSummary:
+        try:
+            return await runner.arun(tasks)
+        finally:
+            await policy.aclose()
+            await probe.aclose()
+
+    summary = asyncio.run(main())
+    console.print(f"episodes written to [bold]{out}[/bold]")
+    print_summary(summary, f"{entry.name} · {policy.name} · {len(tasks)} tasks")
+
+
+@app.command()
+def report(
+    run: Annotated[Path, typer.Argument(help="a JSONL run file written by `toolgym eval`")],
+    plot: Annotated[Path | None, typer.Option(help="PNG to write (default: RUN with .png)")] = None,
+) -> None:
+    """Summarise a run and plot reward against turns and tokens."""
+    try:
+        episodes = read_episodes(run)
+    except (FileNotFoundError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    if not episodes:
+        raise fail(f"{run} holds no episodes")
+    print_summary(summarize(episodes), str(run))
+    from toolgym.report import plot_run
+
+    try:
+        path = plot_run(episodes, plot or run.with_suffix(".png"), title=run.name)
+    except ImportError:
+        raise fail("the plot needs matplotlib: pip install 'toolgym[plot]'") from None
+    console.print(f"plot written to [bold]{path}[/bold]")
+
+
+if __name__ == "__main__":
+    app()

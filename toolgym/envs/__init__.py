@@ -1,0 +1,25 @@
+"""Environments: ToolEnv (async core + Gymnasium facade), the registry and the built-in envs."""
+
+from toolgym.envs.registry import ENVS, EnvEntry, get_env_entry, make_env, register_env
+from toolgym.envs.tasks import GeneratedTasks, TaskFileError, TaskList, TaskSource, load_tasks
+from toolgym.envs.tool_env import ToolEnv
+
+register_env(
+    "calculator",
+    "toolgym.envs.calculator:CalculatorEnv",
+    "Arithmetic with add/subtract/multiply/divide tools; seeded tasks, difficulty = operations.",
+)
+
+__all__ = [
+    "ENVS",
+    "EnvEntry",
+    "GeneratedTasks",
+    "TaskFileError",
+    "TaskList",
+    "TaskSource",
+    "ToolEnv",
+    "get_env_entry",
+    "load_tasks",
+    "make_env",
+    "register_env",
+]

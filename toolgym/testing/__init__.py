@@ -1,0 +1,1 @@
+"""Test helpers: a scriptable OpenAI-compatible server for tests and benchmarks."""
