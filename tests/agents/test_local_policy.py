@@ -180,9 +180,7 @@ async def test_deadline_stops_generation(policy: LocalPolicy, monkeypatch: pytes
 
 
 @pytest.mark.model
-async def test_cache_is_written_then_reused(
-    policy: LocalPolicy, cache: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_cache_is_written_then_reused(policy: LocalPolicy, cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     await policy.load()
     target = cache / "models" / DEFAULT_MODEL
     assert (target / "config.json").is_file() and (target / "toolgym-source.json").is_file()

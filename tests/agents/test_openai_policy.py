@@ -13,8 +13,12 @@ from toolgym.agents.policy import Policy, PolicyError, Sampling
 from toolgym.testing.openai_server import Reply, ScriptedOpenAIServer
 
 MESSAGES = [{"role": "user", "content": "What is 2+3?"}]
-TOOLS = [{"type": "function", "function": {"name": "add", "description": "a+b",
-                                           "parameters": {"type": "object", "properties": {}}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {"name": "add", "description": "a+b", "parameters": {"type": "object", "properties": {}}},
+    }
+]
 FAST = {"timeout": 2.0, "backoff": 0.001, "max_backoff": 0.01}
 
 
@@ -62,10 +66,15 @@ async def test_plain_reply(serve, make) -> None:
 
 
 async def test_tool_calls_are_normalised(serve, make) -> None:
-    calls = [{"function": {"name": "add", "arguments": {"a": 2, "b": 3}}},
-             {"id": "c2", "type": "function", "function": {"name": "add", "arguments": "{}"}}]
-    raw = {"choices": [{"finish_reason": "tool_calls",
-                        "message": {"role": "assistant", "content": None, "tool_calls": calls}}]}
+    calls = [
+        {"function": {"name": "add", "arguments": {"a": 2, "b": 3}}},
+        {"id": "c2", "type": "function", "function": {"name": "add", "arguments": "{}"}},
+    ]
+    raw = {
+        "choices": [
+            {"finish_reason": "tool_calls", "message": {"role": "assistant", "content": None, "tool_calls": calls}}
+        ]
+    }
     policy = make(serve(Reply(body=raw)))
     gen = await policy.generate(MESSAGES, TOOLS)
     calls = gen.message["tool_calls"]
@@ -85,7 +94,13 @@ async def test_request_body(serve, make) -> None:
     body, plain = srv.requests
     assert body["model"] == "test-model" and body["messages"] == MESSAGES and body["tools"] == TOOLS
     assert {k: body[k] for k in ("temperature", "top_p", "max_tokens", "seed", "stop", "top_k")} == {
-        "temperature": 0.7, "top_p": 0.9, "max_tokens": 64, "seed": 7, "stop": ["END"], "top_k": 20}
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "max_tokens": 64,
+        "seed": 7,
+        "stop": ["END"],
+        "top_k": 20,
+    }
     assert body["chat_template_kwargs"] == {"thinking": False}
     assert "tools" not in plain and "max_tokens" not in plain and "seed" not in plain
     assert plain["temperature"] == 0.0
@@ -189,8 +204,7 @@ async def test_connection_refused(make) -> None:
 async def test_200_concurrent_calls_share_one_policy(serve, make) -> None:
     srv = serve(handler=lambda request: Reply(content=request["messages"][0]["content"]))
     policy = make(srv)
-    gens = await asyncio.gather(
-        *(policy.generate([{"role": "user", "content": f"q{i}"}]) for i in range(200)))
+    gens = await asyncio.gather(*(policy.generate([{"role": "user", "content": f"q{i}"}]) for i in range(200)))
     assert [g.message["content"] for g in gens] == [f"q{i}" for i in range(200)]
     assert srv.request_count == 200
 

@@ -68,8 +68,10 @@ def test_headers_raw_bodies_and_async_handler() -> None:
 
 def test_keep_alive_on_one_raw_socket() -> None:
     payload = json.dumps(BODY).encode()
-    request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               b"Content-Length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+    request = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload
+    )
     with ScriptedOpenAIServer() as srv, socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
         for _ in range(2):
             sock.sendall(request)
@@ -132,8 +134,9 @@ def test_start_twice_and_port_in_use() -> None:
 
 
 def test_module_runs_instant_server_in_foreground() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "toolgym.testing.openai_server", "--port", "0"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "toolgym.testing.openai_server", "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None
         base_url = proc.stdout.readline().strip()

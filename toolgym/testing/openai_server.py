@@ -237,6 +237,8 @@ class ScriptedOpenAIServer:
                     return
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, ValueError):
             return
+        except asyncio.CancelledError:  # stop(): swallowed, as 3.11's stream callback chokes on cancelled tasks
+            return
         finally:
             self._conns.discard(task)
             writer.close()

@@ -36,6 +36,9 @@ def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
         if stripped.startswith(":param"):
             in_args = True
         if in_args:
+            if stripped.startswith(":") and not stripped.startswith(":param"):
+                in_args, last = False, None  # :returns:, :raises:
+                continue
             if stripped.endswith(":") and not stripped.startswith(":param") and " " not in stripped:
                 in_args = False  # next section (Returns:, Raises:)
                 continue
