@@ -80,9 +80,7 @@ def eval_(
     api_key_env: Annotated[str, typer.Option(help="environment variable holding the API key")] = "OPENAI_API_KEY",
     n: Annotated[int, typer.Option(min=1, help="number of tasks")] = 8,
     concurrency: Annotated[int, typer.Option(min=1, help="episodes in flight")] = 8,
-    out: Annotated[
-        Path | None, typer.Option(help="JSONL of episodes (default runs/ENV-MODEL-sSEED.jsonl)")
-    ] = None,
+    out: Annotated[Path | None, typer.Option(help="JSONL of episodes (default runs/ENV-MODEL-sSEED.jsonl)")] = None,
     resume: Annotated[bool, typer.Option(help="continue OUT, skipping finished tasks")] = False,
     overwrite: Annotated[bool, typer.Option(help="start OUT afresh if it exists")] = False,
     max_turns: Annotated[int | None, typer.Option(min=1, help="turn budget per episode")] = None,

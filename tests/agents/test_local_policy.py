@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,8 @@ TOOL_CONVERSATION: list[dict[str, Any]] = [
 ]
 HELLO = [{"role": "user", "content": "Say hello."}]
 FRUITS = [{"role": "user", "content": "List three fruits, one per line."}]
-GREEDY = Sampling(max_tokens=12)
+GREEDY = Sampling(max_tokens=8)
+STORY = [{"role": "user", "content": "Write a long story."}]
 
 
 # ---- helpers, no model ----
@@ -72,7 +74,8 @@ def test_tool_messages_become_plain_text() -> None:
         'Let me add.\n<tool_call>{"name": "add", "arguments": {"a": 2, "b": 3}}</tool_call>\n'
         '<tool_call>{"name": "add", "arguments": "not json"}</tool_call>'
     )
-    assert out[3]["content"] == "<tool_response>\n5\n</tool_response>\n<tool_response>\noops\n</tool_response>"
+    responses = "<tool_response>\n5\n</tool_response>\n<tool_response>\noops\n</tool_response>"
+    assert out[3]["content"] == responses
     assert out[4]["content"] == "and now?"
     assert all(isinstance(m["content"], str) for m in out)
 
@@ -116,8 +119,10 @@ async def test_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyPat
 
 
 @pytest.fixture(scope="session")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("toolgym-cache")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    cache = tmp_path_factory.mktemp("toolgym-cache")
+    yield cache
+    shutil.rmtree(cache, ignore_errors=True)  # 0.5 GB: don't leave it in pytest's kept temp dirs
 
 
 @pytest.fixture(scope="session")
@@ -151,23 +156,23 @@ async def test_seeded_sampling_repeats(policy: LocalPolicy) -> None:
 
 @pytest.mark.model
 async def test_max_tokens_gives_length(policy: LocalPolicy) -> None:
-    gen = await policy.generate([{"role": "user", "content": "Write a long story."}], sampling=Sampling(max_tokens=3))
+    gen = await policy.generate(STORY, sampling=Sampling(max_tokens=3))
     assert gen.completion_tokens == 3 and gen.finish_reason == "length" and "timed_out" not in gen.extra
 
 
 @pytest.mark.model
 async def test_stop_string_cuts_output(policy: LocalPolicy) -> None:
-    full = (await policy.generate(FRUITS, sampling=Sampling(max_tokens=16))).message["content"]
+    full = (await policy.generate(FRUITS, sampling=Sampling(max_tokens=10))).message["content"]
     assert "\n" in full
-    gen = await policy.generate(FRUITS, sampling=Sampling(max_tokens=16, stop=["\n"]))
+    gen = await policy.generate(FRUITS, sampling=Sampling(max_tokens=10, stop=["\n"]))
     assert gen.message["content"] == full.split("\n")[0]
-    assert gen.finish_reason == "stop" and gen.completion_tokens < 16
+    assert gen.finish_reason == "stop" and gen.completion_tokens < 10
 
 
 @pytest.mark.model
 async def test_tool_conversation_generates(policy: LocalPolicy) -> None:
     plain = await policy.generate(TOOL_CONVERSATION, sampling=Sampling(max_tokens=4))
-    gen = await policy.generate(TOOL_CONVERSATION, [ADD.to_openai()], Sampling(max_tokens=16))
+    gen = await policy.generate(TOOL_CONVERSATION, [ADD.to_openai()], Sampling(max_tokens=8))
     assert isinstance(gen.message["content"], str) and gen.completion_tokens > 0
     assert gen.prompt_tokens > plain.prompt_tokens + 50  # the tool specs were rendered
 
@@ -175,7 +180,7 @@ async def test_tool_conversation_generates(policy: LocalPolicy) -> None:
 @pytest.mark.model
 async def test_deadline_stops_generation(policy: LocalPolicy, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(policy, "timeout", 0.05)
-    gen = await policy.generate([{"role": "user", "content": "Write a long story."}], sampling=Sampling())
+    gen = await policy.generate(STORY, sampling=Sampling())
     assert gen.finish_reason == "length" and gen.extra == {"timed_out": True} and gen.completion_tokens < 256
 
 

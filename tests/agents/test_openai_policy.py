@@ -214,3 +214,32 @@ async def test_aclose_then_reuse(serve, make) -> None:
     await policy.generate(MESSAGES)
     await policy.aclose()
     assert (await policy.generate(MESSAGES)).message["content"] == "ok"
+
+
+async def test_max_connections_bounds_the_pool_and_queueing_is_not_timed(serve, make) -> None:
+    active, peak = 0, 0
+
+    async def handler(request: dict) -> Reply:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.05)
+        active -= 1
+        return Reply(content="ok")
+
+    srv = serve(handler=handler)
+    policy = make(srv, max_connections=2, timeout=0.2, max_retries=0)
+    gens = await asyncio.gather(*(policy.generate(MESSAGES) for _ in range(16)))
+    assert len(gens) == 16 and peak == 2 and srv.request_count == 16
+
+
+def test_policy_survives_a_new_event_loop(serve) -> None:
+    policy = OpenAIPolicy("m", base_url=serve().base_url, **FAST)
+    for _ in range(2):
+        assert asyncio.run(policy.generate(MESSAGES)).message["content"] == "ok"
+    asyncio.run(policy.aclose())
+
+
+def test_rejects_a_base_url_without_http_scheme() -> None:
+    with pytest.raises(ValueError):
+        OpenAIPolicy("m", base_url="localhost:8000/v1")

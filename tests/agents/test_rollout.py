@@ -74,3 +74,16 @@ async def test_env_bug_is_recorded():
     env = CalculatorEnv(reward=Broken())
     episode = await rollout(env, CalculatorSolver(), env.tasks.take(1)[0])
     assert episode.error.kind == "ZeroDivisionError" and episode.reward is None
+
+
+def test_sync_policy_drives_the_sync_facade():
+    from toolgym.agents import SyncPolicy
+
+    env = CalculatorEnv()
+    with SyncPolicy(CalculatorSolver()) as policy:
+        obs, info = env.reset(seed=4)
+        terminated = truncated = False
+        while not (terminated or truncated):
+            obs, reward, terminated, truncated, info = env.step(policy.generate(obs, env.tools))
+    assert reward == 1.0 and info["episode"].usage.turns == 2
+    env.close()

@@ -5,6 +5,7 @@ from toolgym.agents.policy import Generation, Policy, PolicyError, Sampling
 from toolgym.agents.rollout import rollout
 from toolgym.agents.runner import Runner
 from toolgym.agents.summary import RunSummary, summarize
+from toolgym.agents.sync_policy import SyncPolicy
 
 __all__ = [
     "EpisodeLog",
@@ -14,6 +15,7 @@ __all__ = [
     "RunSummary",
     "Runner",
     "Sampling",
+    "SyncPolicy",
     "read_episodes",
     "rollout",
     "summarize",

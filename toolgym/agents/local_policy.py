@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -60,11 +61,9 @@ def default_gguf() -> Path:
 
 def _text(content: Any) -> str:
     """Message content as plain text (None -> "", OpenAI content parts joined)."""
-    if content is None:
-        return ""
     if isinstance(content, list):
         return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
-    return str(content)
+    return "" if content is None else str(content)
 
 
 def format_tools(tools: list[dict[str, Any]]) -> str:
@@ -95,21 +94,15 @@ def to_template_messages(
     assistant tool calls become ``<tool_call>`` text, tool results become user ``<tool_response>`` messages
     (consecutive results merged into one)."""
     out: list[dict[str, str]] = []
-    previous_tool = False
-    for message in messages:
+    for i, message in enumerate(messages):
         role, content = message.get("role", "user"), _text(message.get("content"))
         if role == "tool":
-            block = f"<tool_response>\n{content}\n</tool_response>"
-            if previous_tool:
-                out[-1]["content"] += "\n" + block
-            else:
-                out.append({"role": "user", "content": block})
-            previous_tool = True
-            continue
-        previous_tool = False
-        if role == "assistant" and message.get("tool_calls"):
-            raw = [c if isinstance(c, dict) else c.model_dump() for c in message["tool_calls"]]
-            calls = [_render_call(c) for c in raw]
+            role, content = "user", f"<tool_response>\n{content}\n</tool_response>"
+            if i and messages[i - 1].get("role") == "tool":
+                out[-1]["content"] += "\n" + content
+                continue
+        elif role == "assistant" and message.get("tool_calls"):
+            calls = [_render_call(c if isinstance(c, dict) else c.model_dump()) for c in message["tool_calls"]]
             content = "\n".join([content, *calls] if content else calls)
         out.append({"role": role, "content": content})
     if tools:
@@ -162,8 +155,7 @@ class LocalPolicy:
         self.load_seconds: float | None = None
         self._model: Any = None
         self._tokenizer: Any = None
-        self._load_lock = asyncio.Lock()
-        self._gen_lock = asyncio.Lock()
+        self._load_lock, self._gen_lock = asyncio.Lock(), asyncio.Lock()
 
     async def load(self) -> None:
         """Load the model now (the first ``generate`` does it otherwise)."""
@@ -179,21 +171,29 @@ class LocalPolicy:
     def _cached(self, gguf: Path, name: str) -> Path:
         """The converted checkpoint of ``gguf`` in the cache, converting it first (atomically) if needed."""
         target = self.cache_dir / "models" / name
-        source = {"gguf": gguf.name, "size": gguf.stat().st_size}
+        source = json.dumps({"gguf": gguf.name, "size": gguf.stat().st_size})
         marker = target / _MARKER
-        if marker.is_file() and json.loads(marker.read_text()) == source:
+
+        def valid() -> bool:
+            return marker.is_file() and marker.read_text() == source
+
+        if valid():
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
+        for stale in target.parent.glob(f".{name}.tmp-*"):  # left by a killed conversion
+            if time.time() - stale.stat().st_mtime > 3600:
+                shutil.rmtree(stale, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=target.parent))
-        try:
+        try:  # convert beside the target, then rename: a killed conversion leaves no broken cache
             _convert_gguf(gguf, tmp)
-            (tmp / _MARKER).write_text(json.dumps(source))
-            if target.exists() and not marker.is_file():
-                shutil.rmtree(target, ignore_errors=True)  # stale or foreign: replace it
+            gc.collect()
+            (tmp / _MARKER).write_text(source)
+            if target.exists() and not valid():
+                shutil.rmtree(target, ignore_errors=True)  # stale (another GGUF) or broken
             try:
                 tmp.rename(target)
             except OSError:
-                if not marker.is_file():  # not another process winning the race
+                if not valid():  # unless another process just won the race
                     raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -219,15 +219,12 @@ class LocalPolicy:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        device = self.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = ("cuda" if torch.cuda.is_available() else "cpu") if self.device == "auto" else self.device
+        dtype = torch.float32
         if self.dtype is not None:
             dtype = getattr(torch, self.dtype)
         elif device.startswith("cuda"):
             dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        else:
-            dtype = torch.float32
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=dtype)
@@ -271,9 +268,8 @@ class LocalPolicy:
             to_template_messages(messages, tools), tokenize=False, add_generation_prompt=True
         )
         inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
-        max_tokens = sampling.max_tokens or 256
+        max_tokens, pad = sampling.max_tokens or 256, tokenizer.pad_token_id
         kwargs: dict[str, Any] = {"max_new_tokens": max_tokens, "max_time": self.timeout, "do_sample": False}
-        pad = tokenizer.pad_token_id
         kwargs["pad_token_id"] = pad if pad is not None else tokenizer.eos_token_id
         if sampling.temperature > 0:
             kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p)
@@ -309,3 +305,6 @@ class LocalPolicy:
         async with self._load_lock, self._gen_lock:
             self._model = self._tokenizer = None
             gc.collect()
+            torch = sys.modules.get("torch")
+            if torch is not None and torch.cuda.is_available():
+                torch.cuda.empty_cache()

@@ -1,16 +1,18 @@
 """OpenAIPolicy: a Policy backed by any OpenAI-compatible ``/chat/completions`` endpoint over raw httpx.
 
-One shared ``httpx.AsyncClient`` (keep-alive, sized for hundreds of concurrent requests) and one retry policy:
-429, 5xx, timeouts, connection errors and malformed replies are retried with capped exponential backoff and
-jitter (honouring ``Retry-After``); other 4xx fail at once. Failures end as ``PolicyError``.
+One shared pool of keep-alive connections (up to ``max_connections``, for hundreds of concurrent requests) and
+one retry policy: 429, 5xx, timeouts, connection errors and malformed replies are retried with capped exponential
+backoff and jitter (honouring ``Retry-After``); other 4xx fail at once. Failures end as ``PolicyError``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
+import ssl
 import time
 import uuid
 from email.utils import parsedate_to_datetime
@@ -33,8 +35,9 @@ class OpenAIPolicy:
 
     ``base_url`` defaults to ``$OPENAI_BASE_URL``, else the OpenAI API. The API key is read (at construction)
     from the environment variable ``api_key_env``; when unset no Authorization header is sent. ``timeout`` is
-    the deadline of one attempt, including any wait for a free pooled connection; ``max_retries`` more
-    attempts follow a retryable failure. ``extra_body`` is merged into every request last.
+    the deadline of one HTTP attempt (time queued for one of the ``max_connections`` connections is not
+    counted); ``max_retries`` more attempts follow a retryable failure. ``extra_body`` is merged into every
+    request last.
     """
 
     def __init__(
@@ -54,6 +57,10 @@ class OpenAIPolicy:
         self.model = model
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.url = f"{self.base_url}/chat/completions"
+        if httpx.URL(self.url).scheme not in ("http", "https"):  # fail fast on a misconfigured endpoint
+            raise ValueError(f"base_url must be an http(s) URL, not {self.base_url!r}")
+        if max_connections < 1 or timeout <= 0:
+            raise ValueError("max_connections must be >= 1 and timeout > 0")
         self.timeout, self.connect_timeout = timeout, connect_timeout
         self.max_retries, self.backoff, self.max_backoff = max(0, max_retries), backoff, max_backoff
         self.max_connections = max_connections
@@ -62,32 +69,52 @@ class OpenAIPolicy:
         api_key = os.environ.get(api_key_env)
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
-        self._client: httpx.AsyncClient | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._ssl: ssl.SSLContext | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._idle: list[httpx.AsyncClient] = []
+        self._clients: list[httpx.AsyncClient] = []
 
     def __repr__(self) -> str:
         return f"OpenAIPolicy(model={self.model!r}, base_url={self.base_url!r})"
 
-    def _get_client(self) -> httpx.AsyncClient:
+    def _new_client(self) -> httpx.AsyncClient:
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context()
+        client = httpx.AsyncClient(
+            headers=self._headers,
+            timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=30.0),
+            verify=self._ssl,
+        )
+        self._clients.append(client)
+        return client
+
+    async def _post(self, content: bytes) -> httpx.Response:
+        """One HTTP attempt, with its deadline, on a free keep-alive lane (waiting for one if all are busy).
+
+        The lanes are single-connection httpx clients shared by every caller: httpcore's pool scans all of
+        its connections on each request, which at hundreds of connections costs more than the request.
+        """
         loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:  # a pool is bound to its event loop
-            self._client = httpx.AsyncClient(
-                headers=self._headers,
-                timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout, pool=None),
-                limits=httpx.Limits(
-                    max_connections=self.max_connections,
-                    max_keepalive_connections=self.max_connections,
-                    keepalive_expiry=30.0,
-                ),
-            )
-            self._client_loop = loop
-        return self._client
+        if self._slots is None or self._loop is not loop:  # connections are bound to their event loop
+            self._loop, self._slots = loop, asyncio.Semaphore(self.max_connections)
+            self._idle, self._clients = [], []
+        idle = self._idle
+        async with self._slots:
+            client = idle.pop() if idle else self._new_client()
+            try:
+                async with asyncio.timeout(self.timeout):
+                    return await client.post(self.url, content=content)
+            finally:
+                idle.append(client)
 
     async def aclose(self) -> None:
-        """Close the shared HTTP client (a later generate opens a new one)."""
-        client, self._client, self._client_loop = self._client, None, None
-        if client is not None:
-            await client.aclose()
+        """Close every pooled connection (a later generate opens new ones)."""
+        clients, self._clients, self._idle, self._slots, self._loop = self._clients, [], [], None, None
+        for client in clients:
+            with contextlib.suppress(Exception):  # e.g. a client of an event loop that is gone
+                await client.aclose()
 
     def build_request(
         self,
@@ -111,19 +138,21 @@ class OpenAIPolicy:
     ) -> Generation:
         """The assistant's next message; ``seconds`` spans all attempts. Raises PolicyError for good."""
         content = json.dumps(self.build_request(messages, tools, sampling)).encode()
-        client = self._get_client()
         start = time.perf_counter()
         attempts = self.max_retries + 1
         kind, message = "unknown", ""
         for attempt in range(1, attempts + 1):
             retry_after: float | None = None
             try:
-                async with asyncio.timeout(self.timeout):
-                    response = await client.post(self.url, content=content)
-            except (TimeoutError, httpx.TimeoutException):
+                response = await self._post(content)
+            except TimeoutError:
                 kind, message = "timeout", f"no reply within {self.timeout:g} s"
+            except httpx.TimeoutException as exc:
+                kind, message = "timeout", f"{type(exc).__name__}: {exc}"
             except httpx.TransportError as exc:
                 kind, message = "connection", f"{type(exc).__name__}: {exc}"
+            except httpx.HTTPError as exc:  # e.g. an undecodable body
+                kind, message = "bad_response", f"{type(exc).__name__}: {exc}"
             else:
                 status = response.status_code
                 if status == 200:

@@ -1,0 +1,1 @@
+"""Execution sandboxes for code-running tools."""

@@ -1,0 +1,1 @@
+"""Synthetic tool-use data: harvest -> evolve -> agents -> tasks -> rollouts -> filter -> export."""

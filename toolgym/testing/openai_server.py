@@ -62,11 +62,8 @@ def _tool_call(index: int, call: dict[str, Any]) -> dict[str, Any]:
         return call
     args = call.get("arguments", {})
     args = args if isinstance(args, str) else json.dumps(args)
-    return {
-        "id": call.get("id", f"call_{index}"),
-        "type": "function",
-        "function": {"name": call["name"], "arguments": args},
-    }
+    function = {"name": call["name"], "arguments": args}
+    return {"id": call.get("id", f"call_{index}"), "type": "function", "function": function}
 
 
 def _completion(request: dict[str, Any], reply: Reply) -> dict[str, Any]:
@@ -82,21 +79,11 @@ def _completion(request: dict[str, Any], reply: Reply) -> dict[str, Any]:
     completion = reply.completion_tokens
     if completion is None:
         completion = max(1, (len(reply.content or "") + len(json.dumps(calls)) * bool(calls)) // 4)
-    return {
-        "id": f"chatcmpl-{next(_ids)}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": request.get("model", "scripted"),
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "logprobs": None,
-                "finish_reason": reply.finish_reason or ("tool_calls" if calls else "stop"),
-            }
-        ],
-        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
-    }
+    finish = reply.finish_reason or ("tool_calls" if calls else "stop")
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+    head = {"id": f"chatcmpl-{next(_ids)}", "object": "chat.completion", "created": int(time.time())}
+    return {**head, "model": request.get("model", "scripted"), "choices": [choice], "usage": usage}
 
 
 def _error(status: int, message: str) -> tuple[int, bytes, dict[str, str]]:
@@ -284,11 +271,12 @@ class ScriptedOpenAIServer:
 
 def _response(status: int, payload: bytes, headers: dict[str, str], *, keep: bool) -> bytes:
     lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}"]
+    connection = "keep-alive" if keep else "close"
     all_headers = {
         "Content-Type": "application/json",
         **headers,
         "Content-Length": str(len(payload)),
-        "Connection": "keep-alive" if keep else "close",
+        "Connection": connection,
     }
     lines += [f"{key}: {value}" for key, value in all_headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
