@@ -114,10 +114,19 @@ def to_template_messages(
     return out
 
 
+def _quiet_transformers() -> None:
+    """No progress bars from transformers on the user's terminal (loads are timed in ``load_seconds``)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def _convert_gguf(gguf: Path, out: Path) -> None:
     """Dequantize a GGUF file into a transformers checkpoint (model + tokenizer) saved in ``out``."""
     import torch
     import transformers
+
+    _quiet_transformers()
 
     kwargs: dict[str, Any] = {"gguf_file": gguf.name, "local_files_only": True}
     tokenizer = transformers.AutoTokenizer.from_pretrained(gguf.parent, **kwargs)
@@ -218,6 +227,8 @@ class LocalPolicy:
         source = self._source()
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        _quiet_transformers()
 
         device = ("cuda" if torch.cuda.is_available() else "cpu") if self.device == "auto" else self.device
         dtype = torch.float32
