@@ -45,6 +45,16 @@ def test_eval_writes_jsonl_and_prints_summary(server, tmp_path):
     assert len(ids) == len(set(ids)) == 8
 
 
+def test_unknown_options_go_to_the_env(server, tmp_path):
+    out = tmp_path / "hard.jsonl"
+    args = ["eval", "calculator", "--difficulty", "4", "--model", "m", "--base-url", server.base_url, "--n", "2"]
+    result = run(*args, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert all(json.loads(line)["metadata"]["difficulty"] == 4 for line in out.read_text().splitlines())
+    bad = run("eval", "calculator", "--colour", "red", "--base-url", server.base_url, "--model", "m")
+    assert bad.exit_code == 2 and "colour" in bad.output
+
+
 def test_eval_max_turns_is_applied(server, tmp_path):
     out = tmp_path / "short.jsonl"
     args = ["eval", "--model", "m", "--base-url", server.base_url, "--n", "2", "--max-turns", "1"]

@@ -27,6 +27,8 @@ class RunSummary(BaseModel):
     turns_per_success: float | None = None
     tool_calls_per_success: float | None = None
     seconds_per_success: float | None = None
+    components: dict[str, float] = Field(default_factory=dict, description="mean reward components (scored)")
+    tool_calls_by_name: dict[str, float] = Field(default_factory=dict, description="mean calls per episode")
     stop_reasons: dict[str, int] = Field(default_factory=dict)
     errors: dict[str, int] = Field(default_factory=dict)
 
@@ -46,6 +48,8 @@ class RunSummary(BaseModel):
             ("mean seconds", fmt(self.mean_seconds)),
             ("tokens / success", fmt(self.tokens_per_success)),
             ("seconds / success", fmt(self.seconds_per_success)),
+            *((f"mean {name}", fmt(value)) for name, value in sorted(self.components.items())),
+            *((f"mean {name} calls", fmt(value)) for name, value in sorted(self.tool_calls_by_name.items())),
             ("stop reasons", ", ".join(f"{k} {v}" for k, v in sorted(self.stop_reasons.items())) or "-"),
             ("errors", ", ".join(f"{k} {v}" for k, v in sorted(self.errors.items())) or "none"),
         ]
@@ -82,6 +86,23 @@ def summarize(episodes: Sequence[Episode]) -> RunSummary:
         turns_per_success=per_success(turns),
         tool_calls_per_success=per_success(calls),
         seconds_per_success=per_success(seconds),
+        components=_mean_components([e for e in episodes if e.reward is not None and e.error is None]),
+        tool_calls_by_name={k: v / n for k, v in sorted(_calls_by_name(episodes).items())},
         stop_reasons=dict(Counter(e.stop_reason.value for e in episodes if e.stop_reason)),
         errors=dict(Counter(e.error.kind for e in episodes if e.error)),
     )
+
+
+def _mean_components(scored: Sequence[Episode]) -> dict[str, float]:
+    totals: Counter[str] = Counter()
+    for episode in scored:
+        totals.update(episode.reward_components)
+    return {name: total / len(scored) for name, total in sorted(totals.items())}
+
+
+def _calls_by_name(episodes: Sequence[Episode]) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for episode in episodes:
+        for turn in episode.turns:
+            counts.update(r.name for r in turn.tool_results if r.name)
+    return counts

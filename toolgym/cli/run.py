@@ -1,53 +1,21 @@
-"""The ``toolgym`` command line: envs, eval, report."""
+"""``toolgym envs``, ``toolgym eval`` and ``toolgym report``."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from toolgym.agents.episode_log import read_episodes
 from toolgym.agents.policy import Policy, Sampling
 from toolgym.agents.runner import Runner
 from toolgym.agents.summary import RunSummary, summarize
+from toolgym.cli.common import console, fail, parse_env_args, parse_extra_options, print_summary
 from toolgym.envs import ENVS, get_env_entry, make_env
-
-app = typer.Typer(help="Multi-turn tool environments, rollouts and evals for agentic RL.", no_args_is_help=True)
-console = Console()
-
-
-def fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
-    return typer.Exit(2)
-
-
-def print_summary(summary: RunSummary, title: str) -> None:
-    table = Table(title=title, show_header=False)
-    for label, value in summary.rows():
-        table.add_row(label, value)
-    console.print(table)
-
-
-def parse_env_args(pairs: list[str]) -> dict[str, Any]:
-    """``key=value`` pairs; values are read as JSON when they parse, else kept as strings."""
-    kwargs: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key:
-            raise fail(f"--env-arg takes key=value, got {pair!r}")
-        try:
-            kwargs[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            kwargs[key] = raw
-        if isinstance(kwargs[key], list):
-            kwargs[key] = tuple(kwargs[key])
-    return kwargs
 
 
 def make_policy(model: str | None, base_url: str | None, api_key_env: str, timeout: float) -> Policy:
@@ -63,7 +31,6 @@ def make_policy(model: str | None, base_url: str | None, api_key_env: str, timeo
     return LocalPolicy(model=model, timeout=timeout)
 
 
-@app.command()
 def envs() -> None:
     """List the registered environments."""
     table = Table("name", "gymnasium id", "description")
@@ -72,8 +39,8 @@ def envs() -> None:
     console.print(table)
 
 
-@app.command("eval")
 def eval_(
+    ctx: typer.Context,
     env: Annotated[str, typer.Argument(help="environment name (see `toolgym envs`)")] = "calculator",
     model: Annotated[str | None, typer.Option(help="model name at --base-url, or a local HF model path")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint; local model if omitted")] = None,
@@ -90,12 +57,16 @@ def eval_(
     seed: Annotated[int, typer.Option(help="seed of the task set")] = 0,
     env_arg: Annotated[list[str] | None, typer.Option(help="env constructor argument key=value")] = None,
 ) -> None:
-    """Run a policy on N tasks of ENV, write each episode to JSONL, print a summary."""
+    """Run a policy on N tasks of ENV, write each episode to JSONL, print a summary.
+
+    Options the command does not know are passed to the environment's constructor, e.g.
+    `toolgym eval calculator --difficulty 3`.
+    """
     try:
         entry = get_env_entry(env)
     except KeyError as exc:
         raise fail(str(exc.args[0])) from None
-    kwargs = parse_env_args(env_arg or [])
+    kwargs = {**parse_env_args(env_arg or []), **parse_extra_options(ctx.args)}
     try:
         probe = make_env(entry.name, **kwargs)
     except (TypeError, ValueError) as exc:
@@ -139,7 +110,6 @@ def eval_(
     print_summary(summary, f"{entry.name} · {policy.name} · {len(tasks)} tasks")
 
 
-@app.command()
 def report(
     run: Annotated[Path, typer.Argument(help="a JSONL run file written by `toolgym eval`")],
     plot: Annotated[Path | None, typer.Option(help="PNG to write (default: RUN with .png)")] = None,
@@ -159,7 +129,3 @@ def report(
     except ImportError:
         raise fail("the plot needs matplotlib: pip install 'toolgym[plot]'") from None
     console.print(f"plot written to [bold]{path}[/bold]")
-
-
-if __name__ == "__main__":
-    app()

@@ -1,0 +1,14 @@
+"""The ``toolgym`` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from toolgym.cli import run
+
+app = typer.Typer(help="Multi-turn tool environments, rollouts and evals for agentic RL.", no_args_is_help=True)
+app.command()(run.envs)
+app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run.eval_)
+app.command()(run.report)
+
+__all__ = ["app"]
