@@ -234,3 +234,25 @@ async def test_token_usage_is_recorded_or_estimated(env):
     assert usage.prompt_tokens == 40 and usage.completion_tokens > 7
     assert env.episode.turns[1].extra["tokens_estimated"] is True
     assert "tokens_estimated" not in env.episode.turns[0].extra
+
+
+async def test_parser_answer_and_result_format_hooks():
+    from toolgym.tools.parsers import ParsedCall, ParsedText
+
+    class TagParser:
+        name = "tags"
+
+        def parse(self, text):
+            if text.startswith("add "):
+                return ParsedText("", [ParsedCall("add", '{"a": 2, "b": 3}')])
+            return ParsedText(text, answer=text.removeprefix("ANSWER:").strip())
+
+        def format_result(self, content):
+            return f"<information>{content}</information>"
+
+    env = ToolEnv(make_toolset(), tasks=[make_task()], reward=ExactMatch(), parser=TagParser())
+    await env.areset()
+    obs, *_ = await env.astep("add 2 3")
+    assert obs[-1]["content"] == "<information>5</information>"
+    _, reward, terminated, _, _ = await env.astep("ANSWER: 5")
+    assert terminated and reward == 1.0 and env.episode.final_answer == "5"

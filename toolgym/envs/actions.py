@@ -37,6 +37,7 @@ class Action:
 
     message: dict[str, Any]
     calls: list[PendingCall] = field(default_factory=list)
+    answer: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     tokens_estimated: bool = False
@@ -118,11 +119,13 @@ def read_action(action: Any, parser: ToolCallParser, turn: int) -> Action:
         raise ActionError("an action's content must be a string or None")
 
     tool_calls = message.get("tool_calls")
+    answer = None
     if tool_calls:
         calls = _calls_from_message(tool_calls, turn)
         record = {"role": "assistant", "content": content, "tool_calls": tool_calls}
     else:
         parsed = parser.parse(content or "")
+        answer = parsed.answer
         calls = [
             _read_arguments(
                 PendingCall(f"call_{turn}_{i}", c.name, c.arguments, None, c.error, "invalid_json" if c.error else None)
@@ -139,7 +142,7 @@ def read_action(action: Any, parser: ToolCallParser, turn: int) -> Action:
     estimated = not has_usage
     if estimated:
         completion_tokens = math.ceil(len(content or "") / 4) + 8 * len(calls)
-    return Action(record, calls, prompt_tokens, completion_tokens, estimated, finish_reason, seconds, extra)
+    return Action(record, calls, answer, prompt_tokens, completion_tokens, estimated, finish_reason, seconds, extra)
 
 
 def _error(call: PendingCall, message: str, kind: str, seconds: float = 0.0) -> ToolResult:

@@ -153,7 +153,7 @@ class ToolEnv(gym.Env):
             more = await self.on_answer(act.message)
             if more is None:
                 stop = StopReason.ANSWER
-                episode.final_answer = act.message.get("content") or ""
+                episode.final_answer = act.answer if act.answer is not None else act.message.get("content") or ""
             else:
                 observations.extend(more)
         self._messages.extend(observations)
@@ -207,7 +207,11 @@ class ToolEnv(gym.Env):
             usage.tool_seconds += time.perf_counter() - start
         usage.tool_calls += len(calls) + len(skipped)
         results += [budget_exhausted(c) for c in skipped]
-        observations = [{"role": "tool", "tool_call_id": r.call_id, "content": r.content} for r in results]
+        wrap = getattr(self.parser, "format_result", None)
+        observations = [
+            {"role": "tool", "tool_call_id": r.call_id, "content": wrap(r.content) if wrap else r.content}
+            for r in results
+        ]
         if final and stop is None:
             args = final[0].arguments or {}
             answer = args.get("answer", json.dumps(args))

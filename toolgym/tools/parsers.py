@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,14 +20,20 @@ class ParsedCall:
 
 @dataclass(slots=True)
 class ParsedText:
-    """The prose of a reply (markup removed) and the tool calls it holds."""
+    """The prose of a reply (markup removed), the tool calls it holds, and an explicit final answer
+    when the format marks one (e.g. ``<answer>...</answer>``)."""
 
     content: str
     calls: list[ParsedCall] = field(default_factory=list)
+    answer: str | None = None
 
 
 class ToolCallParser(Protocol):
-    """Turns a model's raw text into prose plus tool calls; never raises on malformed input."""
+    """Turns a model's raw text into prose plus tool calls; never raises on malformed input.
+
+    A parser may also define ``format_result(content: str) -> str`` to wrap tool results the way its
+    format expects them back (e.g. ``<information>...</information>``).
+    """
 
     name: str
 
@@ -79,7 +86,12 @@ class NoParser:
         return ParsedText(text)
 
 
-PARSERS: dict[str, type] = {"hermes": HermesParser, "none": NoParser}
+PARSERS: dict[str, Callable[[], ToolCallParser]] = {"hermes": HermesParser, "none": NoParser}
+
+
+def register_parser(name: str, factory: Callable[[], ToolCallParser]) -> None:
+    """Make a parser available by name (``ToolEnv(parser=name)``)."""
+    PARSERS[name] = factory
 
 
 def get_parser(name: str) -> ToolCallParser:
