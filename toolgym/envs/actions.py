@@ -146,7 +146,7 @@ def read_action(action: Any, parser: ToolCallParser, turn: int) -> Action:
 
 
 def _error(call: PendingCall, message: str, kind: str, seconds: float = 0.0) -> ToolResult:
-    return ToolResult.model_construct(
+    return ToolResult(
         call_id=call.id,
         name=call.name,
         content=f"Error: {message}",
@@ -174,7 +174,7 @@ async def _run_one(call: PendingCall, toolset: Toolset, allowed: set[str], timeo
         return _error(
             call, f"tool {call.name!r} crashed: {type(exc).__name__}: {exc}", "tool_crash", time.perf_counter() - start
         )
-    return ToolResult.model_construct(
+    return ToolResult(
         call_id=call.id,
         name=call.name,
         content=out.content,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import json
 import re
@@ -83,6 +84,13 @@ class FunctionTool:
         description: str | None = None,
         thread: bool = False,
     ) -> FunctionTool:
+        """The tool for ``fn``; built once per process and shared, since building one costs ~0.5 ms."""
+        return _build_tool(cls, fn, name, description, thread)
+
+    @classmethod
+    def _build(
+        cls, fn: Callable[..., Any], name: str | None, description: str | None, thread: bool
+    ) -> FunctionTool:
         summary, param_docs = parse_docstring(fn.__doc__)
         hints = get_type_hints(fn)
         fields: dict[str, Any] = {}
@@ -103,6 +111,7 @@ class FunctionTool:
         return cls(spec, fn, model, inspect.iscoroutinefunction(fn), thread)
 
     async def __call__(self, arguments: dict[str, Any]) -> Any:
+        """Validate ``arguments`` and run the function; raises ToolArgumentsError naming bad fields."""
         try:
             parsed = self.arguments.model_validate(arguments)
         except ValidationError as exc:
@@ -116,6 +125,13 @@ class FunctionTool:
         if self.thread:
             return await asyncio.to_thread(self.fn, **kwargs)
         return self.fn(**kwargs)
+
+
+@functools.lru_cache(maxsize=4096)
+def _build_tool(
+    cls: type[FunctionTool], fn: Callable[..., Any], name: str | None, description: str | None, thread: bool
+) -> FunctionTool:
+    return cls._build(fn, name, description, thread)
 
 
 def to_output(value: Any) -> ToolOutput:
