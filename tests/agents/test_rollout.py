@@ -87,3 +87,16 @@ def test_sync_policy_drives_the_sync_facade():
             obs, reward, terminated, truncated, info = env.step(policy.generate(obs, env.tools))
     assert reward == 1.0 and info["episode"].usage.turns == 2
     env.close()
+
+
+async def test_failed_reset_is_recorded():
+    class NoSandbox(CalculatorEnv):
+        async def areset(self, **kwargs):
+            raise RuntimeError("no engine reachable")
+
+    env = NoSandbox()
+    task = env.tasks.take(1)[0]
+    episode = await rollout(env, CalculatorSolver(), task)
+    assert episode.task_id == task.id and episode.error.kind == "RuntimeError"
+    assert "reset failed: no engine reachable" in episode.error.message
+    assert episode.stop_reason is StopReason.ERROR and episode.success is False

@@ -36,7 +36,12 @@ async def rollout(
     ``Episode.error`` instead of raised; the time budget also bounds each generation.
     """
     sampling = sampling or Sampling()
-    messages, info = await env.areset(task=task, seed=seed)
+    try:
+        messages, info = await env.areset(task=task, seed=seed)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # e.g. no sandbox or server could be started: recorded, the run goes on
+        return _unstarted(env, policy, task, seed, exc)
     episode = env.episode
     assert episode is not None
     episode.model = policy.name
@@ -74,3 +79,18 @@ async def _record_failure(env: ToolEnv, episode: Episode, exc: Exception) -> Epi
     except Exception:
         episode.error, episode.stop_reason, episode.truncated = error, StopReason.ERROR, True
         return episode
+
+
+def _unstarted(env: ToolEnv, policy: Policy, task: Task | None, seed: int | None, exc: Exception) -> Episode:
+    """The record of an episode whose reset failed."""
+    return Episode(
+        task_id=task.id if task is not None else "",
+        env=env.env_name,
+        model=policy.name,
+        seed=seed,
+        error=ErrorInfo(kind=type(exc).__name__, message=f"reset failed: {exc}"),
+        stop_reason=StopReason.ERROR,
+        truncated=True,
+        success=False,
+        finished_at=time.time(),
+    )

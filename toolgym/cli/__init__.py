@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from toolgym.cli import run
+from toolgym.cli import mcp, run, sandbox
 
 app = typer.Typer(help="Multi-turn tool environments, rollouts and evals for agentic RL.", no_args_is_help=True)
 app.command()(run.envs)
 app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(run.eval_)
 app.command()(run.report)
+app.add_typer(mcp.app, name="mcp")
+app.add_typer(sandbox.app, name="sandbox")
 
 __all__ = ["app"]

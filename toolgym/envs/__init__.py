@@ -9,6 +9,16 @@ register_env(
     "toolgym.envs.calculator:CalculatorEnv",
     "Arithmetic with add/subtract/multiply/divide tools; seeded tasks, difficulty = operations.",
 )
+register_env(
+    "mcp",
+    "toolgym.envs.mcp_env:MCPEnv",
+    "Tasks from a JSONL file, tools from MCP servers (an mcpServers JSON).",
+)
+register_env(
+    "code",
+    "toolgym.envs.code_env:CodeEnv",
+    "Python coding tasks in a sandbox (Docker, else local); hidden tests run in a fresh sandbox.",
+)
 
 __all__ = [
     "ENVS",

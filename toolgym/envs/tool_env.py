@@ -110,6 +110,7 @@ class ToolEnv(gym.Env):
             task = self.tasks.sample(self._rng)
         elif isinstance(task, dict):
             task = Task.model_validate(task)
+        await self.toolset.on_episode_start()
         specs = await self.tool_specs()
         if task.tools is None:
             offered = list(specs.values())
@@ -159,7 +160,7 @@ class ToolEnv(gym.Env):
         self._messages.extend(observations)
         stop = self._budget_stop(act, usage, budget, stop)
 
-        turn = Turn.model_construct(
+        turn = Turn(
             index=usage.turns - 1,
             action=act.message,
             observations=observations,
@@ -182,6 +183,10 @@ class ToolEnv(gym.Env):
         """Called when the agent replies without a tool call. Return messages to continue the
         conversation (e.g. a simulated user's reply) or None to end the episode with that answer."""
         return None
+
+    async def on_end(self, episode: Episode) -> None:
+        """Called once as an episode ends, before it is scored: collect what the reward needs and
+        release per-episode resources (e.g. a sandbox). Setting ``episode.error`` skips scoring."""
 
     async def _run_tools(
         self, act: Action, usage: Usage, budget: Budget
@@ -254,6 +259,7 @@ class ToolEnv(gym.Env):
         episode.usage.wall_seconds = time.perf_counter() - self._t0
         episode.messages = self._messages
         episode.finished_at = time.time()
+        await self.on_end(episode)
         if episode.error is not None:
             episode.success = False
             return 0.0

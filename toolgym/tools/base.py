@@ -54,6 +54,9 @@ class Toolset(ABC):
     async def call(self, name: str, arguments: dict[str, Any]) -> ToolOutput:
         """Run one tool call."""
 
+    async def on_episode_start(self) -> None:
+        """Called by the environment as an episode begins; toolsets holding episode state reset it here."""
+
     async def aclose(self) -> None:
         """Release processes or connections the toolset holds."""
 
@@ -97,6 +100,10 @@ class MergedToolset(Toolset):
             raise UnknownToolError(name, self._owner)
         return await toolset.call(name, arguments)
 
+    async def on_episode_start(self) -> None:
+        for toolset in self.toolsets:
+            await toolset.on_episode_start()
+
     async def aclose(self) -> None:
         for toolset in self.toolsets:
             await toolset.aclose()
@@ -116,6 +123,9 @@ class PrefixedToolset(Toolset):
         if not name.startswith(self.prefix):
             raise UnknownToolError(name, [s.name for s in await self.list_tools()])
         return await self.inner.call(name[len(self.prefix) :], arguments)
+
+    async def on_episode_start(self) -> None:
+        await self.inner.on_episode_start()
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -141,6 +151,9 @@ class SelectedToolset(Toolset):
         if not self.allows(name):
             raise UnknownToolError(name, [s.name for s in await self.list_tools()])
         return await self.inner.call(name, arguments)
+
+    async def on_episode_start(self) -> None:
+        await self.inner.on_episode_start()
 
     async def aclose(self) -> None:
         await self.inner.aclose()
