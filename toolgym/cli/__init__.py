@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from toolgym.cli import mcp, run, sandbox
+from toolgym.cli import index, mcp, run, sandbox
 
 app = typer.Typer(help="Multi-turn tool environments, rollouts and evals for agentic RL.", no_args_is_help=True)
 app.command()(run.envs)
@@ -12,5 +12,6 @@ app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_
 app.command()(run.report)
 app.add_typer(mcp.app, name="mcp")
 app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(index.app, name="index")
 
 __all__ = ["app"]

@@ -69,7 +69,7 @@ def eval_(
     kwargs = {**parse_env_args(env_arg or []), **parse_extra_options(ctx.args)}
     try:
         probe = make_env(entry.name, **kwargs)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, ImportError) as exc:
         raise fail(f"cannot build env {entry.name!r} with {kwargs}: {exc}") from None
     if max_turns is not None:
         probe.budget = probe.budget.model_copy(update={"max_turns": max_turns})
@@ -111,21 +111,51 @@ def eval_(
 
 
 def report(
-    run: Annotated[Path, typer.Argument(help="a JSONL run file written by `toolgym eval`")],
-    plot: Annotated[Path | None, typer.Option(help="PNG to write (default: RUN with .png)")] = None,
+    runs: Annotated[list[Path], typer.Argument(help="JSONL run files written by `toolgym eval` (one or several)")],
+    plot: Annotated[Path | None, typer.Option(help="PNG to write (default: RUN with .png, or report.png)")] = None,
+    metric: Annotated[str, typer.Option(help="accuracy measure of a comparison: success, reward or a component")] = (
+        "success"
+    ),
 ) -> None:
-    """Summarise a run and plot reward against turns and tokens."""
-    try:
-        episodes = read_episodes(run)
-    except (FileNotFoundError, ValueError) as exc:
-        raise fail(str(exc)) from None
-    if not episodes:
-        raise fail(f"{run} holds no episodes")
+    """Summarise a run and plot reward against turns and tokens; given several runs (e.g. one per
+    --max-turns), compare them and plot accuracy against the turn budget and against tokens used."""
+    loaded = []
+    for run in runs:
+        try:
+            episodes = read_episodes(run)
+        except (FileNotFoundError, ValueError) as exc:
+            raise fail(str(exc)) from None
+        if not episodes:
+            raise fail(f"{run} holds no episodes")
+        loaded.append((run, episodes))
+    if len(loaded) > 1:
+        _compare(loaded, plot or runs[0].with_name("report.png"), metric)
+        return
+    run, episodes = loaded[0]
     print_summary(summarize(episodes), str(run))
     from toolgym.report import plot_run
 
     try:
         path = plot_run(episodes, plot or run.with_suffix(".png"), title=run.name)
+    except ImportError:
+        raise fail("the plot needs matplotlib: pip install 'toolgym[plot]'") from None
+    console.print(f"plot written to [bold]{path}[/bold]")
+
+
+def _compare(loaded: list[tuple[Path, list[Any]]], plot: Path, metric: str) -> None:
+    from toolgym.report import RunPoint, comparison_table, plot_runs
+
+    try:
+        points = [RunPoint(run.name, episodes, metric) for run, episodes in loaded]
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    headers, rows = comparison_table(points)
+    table = Table(*headers, title=f"{len(points)} runs")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    try:
+        path = plot_runs(points, plot)
     except ImportError:
         raise fail("the plot needs matplotlib: pip install 'toolgym[plot]'") from None
     console.print(f"plot written to [bold]{path}[/bold]")

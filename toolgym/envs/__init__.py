@@ -19,6 +19,11 @@ register_env(
     "toolgym.envs.code_env:CodeEnv",
     "Python coding tasks in a sandbox (Docker, else local); hidden tests run in a fresh sandbox.",
 )
+register_env(
+    "search",
+    "toolgym.envs.search_env:SearchEnv",
+    "Answer questions by searching a corpus (local BM25 index or Search-R1 retriever); EM/F1/judge rewards.",
+)
 
 __all__ = [
     "ENVS",

@@ -86,7 +86,13 @@ class NoParser:
         return ParsedText(text)
 
 
-PARSERS: dict[str, Callable[[], ToolCallParser]] = {"hermes": HermesParser, "none": NoParser}
+def _search_r1() -> ToolCallParser:
+    from toolgym.tools.search_tags import SearchR1Parser
+
+    return SearchR1Parser()
+
+
+PARSERS: dict[str, Callable[[], ToolCallParser]] = {"hermes": HermesParser, "none": NoParser, "search_r1": _search_r1}
 
 
 def register_parser(name: str, factory: Callable[[], ToolCallParser]) -> None:
