@@ -67,7 +67,10 @@ async def test_a_tool_env_runs_tag_actions(tmp_path) -> None:
     await env.areset(task=task)
     obs, reward, terminated, _, info = await env.astep("<search>currency Zubrowka</search>")
     assert info["tool_results"][0].name == "search" and not terminated
-    assert obs[-1]["role"] == "tool" and obs[-1]["content"].startswith("<information>1 results")
+    # a text protocol: no native tools, the reply kept verbatim, results as user turns
+    assert env.tools == []
+    assert obs[-2] == {"role": "assistant", "content": "<search>currency Zubrowka</search>"}
+    assert obs[-1]["role"] == "user" and obs[-1]["content"].startswith("<information>1 results")
     assert obs[-1]["content"].endswith("</information>") and "zubrowka#0" in obs[-1]["content"]
     obs, reward, terminated, _, _ = await env.astep("<search></search>")
     assert obs[-1]["content"].startswith("<information>Error: empty <search></search>")

@@ -132,8 +132,9 @@ def read_action(action: Any, parser: ToolCallParser, turn: int) -> Action:
             )
             for i, c in enumerate(parsed.calls)
         ]
-        record = {"role": "assistant", "content": content if not calls else (parsed.content or None)}
-        if calls:
+        text_protocol = getattr(parser, "text_protocol", False)  # the conversation stays plain text
+        record = {"role": "assistant", "content": content if not calls or text_protocol else (parsed.content or None)}
+        if calls and not text_protocol:
             record["tool_calls"] = [
                 {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.raw_arguments}}
                 for c in calls

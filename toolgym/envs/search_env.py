@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, SupportsFloat
+from typing import Any
 
 from toolgym.envs.tasks import TaskList, TaskSource
 from toolgym.envs.tool_env import Messages, ToolEnv
@@ -136,40 +136,11 @@ class SearchEnv(ToolEnv):
             metadata={"question": item.question, **item.metadata},
         )
 
-    async def areset(
-        self, *, task: Task | None = None, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[Messages, dict[str, Any]]:
-        """Start an episode; in the tags protocol no native tools are offered (the prompt teaches the tags)."""
-        observation, info = await super().areset(task=task, seed=seed, options=options)
-        if self.protocol == "tags":
-            info = {**info, "tools": []}
-        return observation, info
-
     async def on_answer(self, message: dict[str, Any]) -> Messages | None:
         """In the tags protocol a reply with no tag is an invalid action: say so and go on (Search-R1's rule)."""
         if self.protocol != "tags" or self.parser.parse(message.get("content") or "").answer is not None:
             return None
         return [{"role": "user", "content": INVALID_ACTION_HINT}]
-
-    async def astep(self, action: Any) -> tuple[Messages, SupportsFloat, bool, bool, dict[str, Any]]:
-        start = len(self.messages)
-        observation, reward, terminated, truncated, info = await super().astep(action)
-        if self.protocol == "tags":
-            self._as_text(start)
-            observation = list(self.messages)
-        return observation, reward, terminated, truncated, info
-
-    def _as_text(self, start: int) -> None:
-        """Keep the tags protocol plain text: the model's own words, results as ``<information>`` turns."""
-        episode = self.episode
-        raw = episode.turns[-1].extra.get("raw_text") if episode is not None and episode.turns else None
-        messages = self.messages
-        for i in range(start, len(messages)):
-            message = messages[i]
-            if message["role"] == "assistant" and message.get("tool_calls"):
-                messages[i] = {"role": "assistant", "content": raw if raw is not None else message.get("content")}
-            elif message["role"] == "tool":
-                messages[i] = {"role": "user", "content": message["content"]}
 
     async def aclose(self) -> None:
         await super().aclose()

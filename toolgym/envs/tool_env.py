@@ -121,7 +121,7 @@ class ToolEnv(gym.Env):
             offered = [specs[n] for n in task.tools]
             if self.final_tool and self.final_tool not in task.tools:
                 offered.append(specs[self.final_tool])
-        self._tools = [s.to_openai() for s in offered]
+        self._tools = [] if getattr(self.parser, "text_protocol", False) else [s.to_openai() for s in offered]
         self._allowed = {s.name for s in offered}
         self._task = task
         self._budget = self.budget.merged(task.budget)
@@ -213,10 +213,13 @@ class ToolEnv(gym.Env):
         usage.tool_calls += len(calls) + len(skipped)
         results += [budget_exhausted(c) for c in skipped]
         wrap = getattr(self.parser, "format_result", None)
-        observations = [
-            {"role": "tool", "tool_call_id": r.call_id, "content": wrap(r.content) if wrap else r.content}
-            for r in results
-        ]
+        if getattr(self.parser, "text_protocol", False):
+            observations = [{"role": "user", "content": wrap(r.content) if wrap else r.content} for r in results]
+        else:
+            observations = [
+                {"role": "tool", "tool_call_id": r.call_id, "content": wrap(r.content) if wrap else r.content}
+                for r in results
+            ]
         if final and stop is None:
             args = final[0].arguments or {}
             answer = args.get("answer", json.dumps(args))

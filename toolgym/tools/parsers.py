@@ -32,7 +32,9 @@ class ToolCallParser(Protocol):
     """Turns a model's raw text into prose plus tool calls; never raises on malformed input.
 
     A parser may also define ``format_result(content: str) -> str`` to wrap tool results the way its
-    format expects them back (e.g. ``<information>...</information>``).
+    format expects them back (e.g. ``<information>...</information>``), and set ``text_protocol = True``
+    when the whole conversation stays plain text (Search-R1 tags): then no native tools are offered,
+    the model's replies are recorded verbatim and results come back as user messages.
     """
 
     name: str

@@ -33,6 +33,7 @@ class SearchR1Parser:
     """
 
     name = "search_r1"
+    text_protocol = True
 
     def __init__(self, search_tool: str = "search", open_tool: str = "open") -> None:
         self.search_tool, self.open_tool = search_tool, open_tool
