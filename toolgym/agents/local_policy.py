@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from toolgym.agents.constrained import constraint_for
 from toolgym.agents.policy import Generation, PolicyError, Sampling
 
 DEFAULT_MODEL = "SmolLM2-135M-Instruct"
@@ -256,7 +257,12 @@ class LocalPolicy:
         tools: list[dict[str, Any]] | None = None,
         sampling: Sampling | None = None,
     ) -> Generation:
-        """The next assistant message, raw text: the environment parses any ``<tool_call>`` markup."""
+        """The next assistant message, raw text: the environment parses any ``<tool_call>`` markup.
+
+        A ``response_format`` in ``sampling`` (OpenAI style, ``json_schema`` or ``json_object``) constrains the
+        reply to JSON matching the schema, and ``tool_choice="required"`` (or a named function) to one
+        ``<tool_call>`` with valid arguments (both need ``llguidance``).
+        """
         await self.load()
         async with self._gen_lock:
             try:
@@ -288,14 +294,23 @@ class LocalPolicy:
             kwargs.update(stop_strings=sampling.stop, tokenizer=tokenizer)
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)
+        eos = model.generation_config.eos_token_id
+        eos_ids = {tokenizer.eos_token_id, *(eos if isinstance(eos, list) else [eos])} - {None}
+        extra = sampling.model_extra or {}
+        if "response_format" in extra or "tool_choice" in extra:  # constrained decoding
+            from transformers import LogitsProcessorList
+
+            vocab = model.get_output_embeddings().weight.shape[0]
+            length = inputs["input_ids"].shape[1]
+            constraint = constraint_for(extra, tools, tokenizer, length, list(eos_ids), vocab)
+            if constraint is not None:
+                kwargs["logits_processor"] = LogitsProcessorList([constraint])
         start = time.perf_counter()
         with torch.inference_mode():
             output = model.generate(**inputs, **kwargs)
         seconds = time.perf_counter() - start
         prompt_tokens = inputs["input_ids"].shape[1]
         new = output[0, prompt_tokens:].tolist()
-        eos = model.generation_config.eos_token_id
-        eos_ids = {tokenizer.eos_token_id, *(eos if isinstance(eos, list) else [eos])}
         content = tokenizer.decode(new, skip_special_tokens=True)
         cuts = [content.find(s) for s in sampling.stop or [] if s and s in content]
         if cuts:

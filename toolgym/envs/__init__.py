@@ -24,6 +24,11 @@ register_env(
     "toolgym.envs.search_env:SearchEnv",
     "Answer questions by searching a corpus (local BM25 index or Search-R1 retriever); EM/F1/judge rewards.",
 )
+register_env(
+    "simulated",
+    "toolgym.envs.simulated_env:SimulatedToolEnv",
+    "Generated tasks (toolgym synth) with LLM-simulated tools, a simulated user and a rubric judge; --tasks FILE.",
+)
 
 __all__ = [
     "ENVS",

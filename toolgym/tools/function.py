@@ -88,9 +88,7 @@ class FunctionTool:
         return _build_tool(cls, fn, name, description, thread)
 
     @classmethod
-    def _build(
-        cls, fn: Callable[..., Any], name: str | None, description: str | None, thread: bool
-    ) -> FunctionTool:
+    def _build(cls, fn: Callable[..., Any], name: str | None, description: str | None, thread: bool) -> FunctionTool:
         summary, param_docs = parse_docstring(fn.__doc__)
         hints = get_type_hints(fn)
         fields: dict[str, Any] = {}
