@@ -91,3 +91,12 @@ def test_resume_after_a_kill_loses_nothing_and_duplicates_nothing(tmp_path):
     assert solver.calls == 2 * (40 - len(before))  # finished tasks were not run again
     assert summary.episodes == 40 and summary.success_rate == 1.0
     assert out.read_text().endswith("\n")
+
+
+def test_a_corrupt_run_file_names_file_and_line(tmp_path):
+    from toolgym.jsonl import RecordFileError
+
+    out = tmp_path / "run.jsonl"
+    out.write_text('{"task_id": "a"}\n{"task_id": 5}\n')
+    with pytest.raises(RecordFileError, match=r"run.jsonl:2: field 'task_id'"):
+        read_episodes(out)

@@ -6,8 +6,6 @@ import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from toolgym.agents.episode_log import EpisodeLog
 from toolgym.agents.policy import Policy, Sampling
 from toolgym.agents.rollout import rollout
@@ -15,6 +13,7 @@ from toolgym.agents.summary import RunSummary, summarize
 from toolgym.envs.tool_env import ToolEnv
 from toolgym.sync import LoopRunner
 from toolgym.types import Episode, Task
+from toolgym.workers import ProgressBar, run_workers
 
 
 class Runner:
@@ -75,24 +74,17 @@ class Runner:
         queue: asyncio.Queue[Task] = asyncio.Queue()
         for task in todo:
             queue.put_nowait(task)
-        bar = self._progress(len(tasks), len(tasks) - len(todo))
+        bar = ProgressBar.maybe(self.progress, "episodes", len(tasks), len(tasks) - len(todo))
         try:
-            workers = [asyncio.create_task(self._worker(queue, bar)) for _ in range(min(self.concurrency, len(todo)))]
-            try:
-                await asyncio.gather(*workers)
-            except BaseException:
-                for w in workers:
-                    w.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
-                raise
+            await run_workers(min(self.concurrency, len(todo)), lambda: self._worker(queue, bar))
         finally:
             if bar is not None:
-                bar[0].stop()
+                bar.stop()
             if self.log is not None:
                 self.log.close()
         return summarize(self.episodes)
 
-    async def _worker(self, queue: asyncio.Queue[Task], bar: tuple[Progress, object] | None) -> None:
+    async def _worker(self, queue: asyncio.Queue[Task], bar: ProgressBar | None) -> None:
         env = self.make_env()
         try:
             while not queue.empty():
@@ -100,7 +92,7 @@ class Runner:
                 episode = await rollout(env, self.policy, task, sampling=self.sampling)
                 self._record(episode)
                 if bar is not None:
-                    bar[0].advance(bar[1])  # type: ignore[arg-type]
+                    bar.advance()
         finally:
             await env.aclose()
 
@@ -110,16 +102,6 @@ class Runner:
             self.log.append(episode)
         if self.on_episode is not None:
             self.on_episode(episode)
-
-    def _progress(self, total: int, completed: int) -> tuple[Progress, object] | None:
-        if not self.progress:
-            return None
-        progress = Progress(
-            TextColumn("[bold]episodes"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
-        )
-        task_id = progress.add_task("episodes", total=total, completed=completed)
-        progress.start()
-        return progress, task_id
 
     def run(self, tasks: Sequence[Task]) -> RunSummary:
         """Sync facade of :meth:`arun`."""

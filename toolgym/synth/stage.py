@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from toolgym.agents.policy import Policy, Sampling
 from toolgym.agents.structured import RequestStats, StructuredOutputError, Validator, ask_json
@@ -21,6 +20,7 @@ from toolgym.envs.simulated_env import stable_seed
 from toolgym.synth.config import LLMSettings
 from toolgym.synth.records import Rejection
 from toolgym.synth.store import RecordStore, write_json
+from toolgym.workers import ProgressBar, run_workers
 
 R = TypeVar("R", bound=BaseModel)
 Item = tuple[str, Callable[[], Awaitable[Any]]]
@@ -148,7 +148,9 @@ class Stage:
         queue: asyncio.Queue[Item] = asyncio.Queue()
         for item in todo:
             queue.put_nowait(item)
-        progress = self._bar(label or self.name, len(items), len(items) - len(todo))
+        progress = ProgressBar.maybe(
+            self.progress, label or self.name, len(items), len(items) - len(todo), self.console
+        )
 
         async def worker() -> None:
             while not queue.empty():
@@ -168,38 +170,17 @@ class Stage:
                         done[rid] = record
                         self.result.written += 1
                 if progress is not None:
-                    progress[0].advance(progress[1])  # type: ignore[arg-type]
+                    progress.advance()
 
         try:
-            workers = [asyncio.create_task(worker()) for _ in range(min(self.concurrency, len(todo)))]
-            try:
-                await asyncio.gather(*workers)
-            except BaseException:
-                for w in workers:
-                    w.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
-                raise
+            await run_workers(min(self.concurrency, len(todo)), worker)
         finally:
             if progress is not None:
-                progress[0].stop()
+                progress.stop()
             if store is not None:
                 store.close()
             self.rejected.close()
         return done
-
-    def _bar(self, label: str, total: int, completed: int) -> tuple[Progress, object] | None:
-        if not self.progress or total == 0:
-            return None
-        progress = Progress(
-            TextColumn(f"[bold]{label}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=self.console,
-        )
-        task_id = progress.add_task(label, total=total, completed=completed)
-        progress.start()
-        return progress, task_id
 
     def finish(self, extra: RequestStats | None = None) -> StageResult:
         """Close the stage: add its requests and tokens to ``out/stats.json`` and return what it did."""

@@ -1,0 +1,90 @@
+"""Append-only JSONL files of pydantic records: each record flushed as it is written, read back for resuming."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+R = TypeVar("R", bound=BaseModel)
+
+
+class RecordFileError(ValueError):
+    """A record file that cannot be read, naming the file, line and field."""
+
+
+class JsonlFile(Generic[R]):
+    """Records of one pydantic type, one JSON line each.
+
+    ``append`` writes and flushes one line at once, so a killed run loses only what was in flight; a
+    line cut off by a kill is ignored when reading and cut off when the file is next opened for
+    appending, so resuming never duplicates or corrupts a record. ``write_all`` replaces the file
+    atomically.
+    """
+
+    def __init__(self, path: str | Path, model: type[R]) -> None:
+        self.path = Path(path)
+        self.model = model
+        self._fh: IO[str] | None = None
+
+    def __iter__(self) -> Iterator[R]:
+        """Every complete record, in file order."""
+        if not self.path.exists():
+            return
+        with self.path.open(encoding="utf-8") as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.endswith("\n"):
+                    break  # cut off by a kill mid-write
+                if not line.strip():
+                    continue
+                try:
+                    yield self.model.model_validate_json(line)
+                except ValidationError as exc:
+                    err = exc.errors()[0]
+                    field = ".".join(str(p) for p in err["loc"]) or "(record)"
+                    raise RecordFileError(f"{self.path}:{lineno}: field {field!r}: {err['msg']}") from None
+
+    def open(self, fresh: bool = False) -> None:
+        """Open for appending; ``fresh`` empties the file first."""
+        if self._fh is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if fresh:
+            self.path.write_text("", encoding="utf-8")
+        elif self.path.exists() and self.path.stat().st_size:
+            with self.path.open("rb+") as fh:  # drop a partial last line left by a kill
+                data = fh.read()
+                keep = data.rfind(b"\n") + 1
+                if keep < len(data):
+                    fh.truncate(keep)
+        self._fh = self.path.open("a", encoding="utf-8")
+
+    def append(self, record: R) -> None:
+        """Write one record and flush it to the OS at once."""
+        if self._fh is None:
+            self.open()
+        assert self._fh is not None
+        self._fh.write(record.model_dump_json() + "\n")
+        self._fh.flush()
+
+    def write_all(self, records: Iterable[R]) -> None:
+        """Replace the file's content with ``records`` (written to a temporary file, then renamed)."""
+        self.close()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            for record in records:
+                fh.write(record.model_dump_json() + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(self.path)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            self._fh = None
