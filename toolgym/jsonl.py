@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Generic, TypeVar
+from typing import IO, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -88,3 +89,28 @@ class JsonlFile(Generic[R]):
             os.fsync(self._fh.fileno())
             self._fh.close()
             self._fh = None
+
+
+def json_lines(path: str | Path, error: type[ValueError]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``("file:line", object)`` for each non-empty line of a JSONL file.
+
+    An unreadable file, a line that is not JSON, or a value that is not an object raises ``error``
+    naming the file and line.
+    """
+    path = Path(path)
+    try:
+        fh = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise error(f"{where}: not valid JSON ({exc.msg})") from None
+            if not isinstance(value, dict):
+                raise error(f"{where}: a record must be a JSON object, got {type(value).__name__}")
+            yield where, value

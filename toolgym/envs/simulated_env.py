@@ -217,18 +217,8 @@ class SimulatedToolEnv(ToolEnv):
     async def areset(
         self, *, task: Task | None = None, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        if seed is not None:
-            self._rng.seed(seed)
-        if task is None and options:
-            task = options.get("task")
-        if task is None:
-            if self.tasks is None:
-                raise ValueError("SimulatedToolEnv has no task source: pass reset(task=...)")
-            task = self.tasks.sample(self._rng)
-        elif isinstance(task, dict):
-            task = Task.model_validate(task)
-        self.toolset = self._toolset_for(task, stable_seed(self.seed, seed, task.id))
-        self._specs = None  # the tools differ from task to task
+        task = self.choose_task(task, seed, options)
+        self.set_toolset(self._toolset_for(task, stable_seed(self.seed, seed, task.id)))  # tools differ per task
         self._user_replies = 0
         if self.user is not None:
             self.user.stats = RequestStats()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
+from toolgym.jsonl import json_lines
 from toolgym.types import Task
 
 
@@ -74,18 +74,13 @@ def load_tasks(path: str | Path) -> TaskList:
     if not path.is_file():
         raise TaskFileError(f"{path}: no such task file")
     tasks: list[Task] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                tasks.append(Task.model_validate(json.loads(line)))
-            except json.JSONDecodeError as exc:
-                raise TaskFileError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                field = ".".join(str(p) for p in err["loc"]) or "(record)"
-                raise TaskFileError(f"{path}:{lineno}: field {field!r}: {err['msg']}") from None
+    for where, record in json_lines(path, TaskFileError):
+        try:
+            tasks.append(Task.model_validate(record))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "(record)"
+            raise TaskFileError(f"{where}: field {field!r}: {err['msg']}") from None
     if not tasks:
         raise TaskFileError(f"{path}: holds no tasks")
     try:

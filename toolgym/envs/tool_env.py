@@ -96,10 +96,11 @@ class ToolEnv(gym.Env):
             self._specs = specs
         return self._specs
 
-    async def areset(
-        self, *, task: Task | None = None, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[Messages, dict[str, Any]]:
-        """Start an episode on ``task`` (or one drawn from the task source with ``seed``)."""
+    def choose_task(
+        self, task: Task | dict[str, Any] | None, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> Task:
+        """The task of the next episode: ``task`` (or ``options["task"]``), else one drawn from the task
+        source with the env's random stream (reseeded by ``seed``)."""
         if seed is not None:
             self._rng.seed(seed)
         if task is None and options:
@@ -107,9 +108,19 @@ class ToolEnv(gym.Env):
         if task is None:
             if self.tasks is None:
                 raise ValueError(f"{type(self).__name__} has no task source: pass reset(task=...)")
-            task = self.tasks.sample(self._rng)
-        elif isinstance(task, dict):
-            task = Task.model_validate(task)
+            return self.tasks.sample(self._rng)
+        return Task.model_validate(task) if isinstance(task, dict) else task
+
+    def set_toolset(self, toolset: Toolset) -> None:
+        """Offer another toolset from the next reset on (e.g. tools that differ from task to task)."""
+        self.toolset = toolset
+        self._specs = None
+
+    async def areset(
+        self, *, task: Task | None = None, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Messages, dict[str, Any]]:
+        """Start an episode on ``task`` (or one drawn from the task source with ``seed``)."""
+        task = self.choose_task(task, seed, options)
         await self.toolset.on_episode_start()
         specs = await self.tool_specs()
         if task.tools is None:

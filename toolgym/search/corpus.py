@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import json
 import multiprocessing
 import os
 from collections import deque
@@ -11,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
+from toolgym.jsonl import json_lines
 from toolgym.search.html_text import html_to_text
 from toolgym.search.records import Document
 
@@ -38,23 +38,8 @@ def read_jsonl(path: str | Path) -> Iterator[Document]:
     Search-R1 corpora (``id`` and ``contents`` = ``"Title"\\ntext``) are read too. A bad record fails
     with the file, line and field.
     """
-    path = Path(path)
-    try:
-        fh = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise CorpusError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    with fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CorpusError(f"{where}: not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise CorpusError(f"{where}: a record must be a JSON object, got {type(record).__name__}")
-            yield _record_document(record, where)
+    for where, record in json_lines(path, CorpusError):
+        yield _record_document(record, where)
 
 
 def _record_document(record: dict[str, object], where: str) -> Document:

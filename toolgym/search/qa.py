@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from toolgym.jsonl import json_lines
 from toolgym.rewards.base import Reward, Score, evaluate
 from toolgym.rewards.match import NormalizedExactMatch, TokenF1
 from toolgym.types import Episode, Task
@@ -67,20 +67,13 @@ def load_qa(path: str | Path) -> list[QAItem]:
         raise QAFileError(f"{path}: no such QA file")
     items: list[QAItem] = []
     seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise QAFileError(f"{where}: not valid JSON ({exc.msg})") from None
-            item = read_qa_record(record, where, f"q{lineno}")
-            if item.id in seen:
-                raise QAFileError(f"{where}: field 'id': {item.id!r} already used on line {seen[item.id]}")
-            seen[item.id] = lineno
-            items.append(item)
+    for where, record in json_lines(path, QAFileError):
+        lineno = int(where.rsplit(":", 1)[1])
+        item = read_qa_record(record, where, f"q{lineno}")
+        if item.id in seen:
+            raise QAFileError(f"{where}: field 'id': {item.id!r} already used on line {seen[item.id]}")
+        seen[item.id] = lineno
+        items.append(item)
     if not items:
         raise QAFileError(f"{path}: holds no questions")
     return items
