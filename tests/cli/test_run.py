@@ -82,3 +82,13 @@ def test_report_prints_table_and_writes_png(server, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     missing = run("report", str(tmp_path / "none.jsonl"))
     assert missing.exit_code == 2 and "no such run file" in missing.output
+
+
+def test_first_tool_choice_is_sent_on_the_first_reply_only(server, tmp_path):
+    before = len(server.requests)
+    args = ["eval", "--model", "m", "--base-url", server.base_url, "--n", "1", "--out", str(tmp_path / "r.jsonl")]
+    result = run(*args, "--first-tool-choice", "required")
+    assert result.exit_code == 0, result.output
+    first, *later = server.requests[before:]
+    assert first["tool_choice"] == "required"
+    assert later and all("tool_choice" not in r for r in later)

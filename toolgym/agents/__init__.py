@@ -1,6 +1,7 @@
 """Policies, the rollout loop and the Runner."""
 
 from toolgym.agents.episode_log import EpisodeLog, read_episodes
+from toolgym.agents.first_turn import FirstTurnToolChoice
 from toolgym.agents.policy import Generation, Policy, PolicyError, Sampling
 from toolgym.agents.rollout import rollout
 from toolgym.agents.runner import Runner
@@ -9,6 +10,7 @@ from toolgym.agents.sync_policy import SyncPolicy
 
 __all__ = [
     "EpisodeLog",
+    "FirstTurnToolChoice",
     "Generation",
     "Policy",
     "PolicyError",

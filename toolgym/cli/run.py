@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from toolgym.agents.episode_log import read_episodes
+from toolgym.agents.first_turn import FirstTurnToolChoice
 from toolgym.agents.policy import Policy, Sampling
 from toolgym.agents.runner import Runner
 from toolgym.agents.summary import RunSummary, summarize
@@ -55,6 +56,10 @@ def eval_(
     temperature: Annotated[float, typer.Option(min=0)] = 0.0,
     timeout: Annotated[float, typer.Option(min=0.1, help="deadline of one model request, seconds")] = 120.0,
     seed: Annotated[int, typer.Option(help="seed of the task set")] = 0,
+    first_tool_choice: Annotated[
+        str | None,
+        typer.Option(help="tool_choice of each episode's first reply, e.g. required (small models that skip tools)"),
+    ] = None,
     env_arg: Annotated[list[str] | None, typer.Option(help="env constructor argument key=value")] = None,
 ) -> None:
     """Run a policy on N tasks of ENV, write each episode to JSONL, print a summary.
@@ -90,7 +95,7 @@ def eval_(
 
     runner = Runner(
         new_env,
-        policy,
+        FirstTurnToolChoice(policy, first_tool_choice) if first_tool_choice else policy,
         concurrency=concurrency,
         out=out,
         resume=resume,

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from toolgym.agents.policy import Generation, Policy, Sampling
+from toolgym.agents.first_turn import FirstTurnToolChoice
+from toolgym.agents.policy import Policy, Sampling
 from toolgym.agents.rollout import rollout
 from toolgym.agents.structured import RequestStats
 from toolgym.envs.simulated_env import SimulatedToolEnv, stable_seed
@@ -22,27 +23,6 @@ from toolgym.tools.base import Toolset
 from toolgym.types import Budget, Episode, Task
 
 TRAJECTORIES_FILE = "trajectories.jsonl"
-
-
-class FirstTurnToolChoice:
-    """``policy`` with ``tool_choice`` set on its first reply of an episode (later replies are free), so even a
-    small model starts by calling a tool; endpoints and LocalPolicy both honour ``tool_choice``."""
-
-    def __init__(self, policy: Policy, tool_choice: str = "required") -> None:
-        self.policy, self.tool_choice, self.name = policy, tool_choice, policy.name
-
-    async def generate(
-        self,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]] | None = None,
-        sampling: Sampling | None = None,
-    ) -> Generation:
-        if tools and not any(m.get("role") == "assistant" for m in messages):
-            sampling = (sampling or Sampling()).model_copy(update={"tool_choice": self.tool_choice})
-        return await self.policy.generate(messages, tools, sampling)
-
-    async def aclose(self) -> None:
-        """The wrapped policy belongs to the caller."""
 
 
 def make_env(
