@@ -92,3 +92,18 @@ def test_first_tool_choice_is_sent_on_the_first_reply_only(server, tmp_path):
     first, *later = server.requests[before:]
     assert first["tool_choice"] == "required"
     assert later and all("tool_choice" not in r for r in later)
+
+
+def test_a_local_model_that_cannot_load_fails_the_command(tmp_path):
+    result = run("eval", "--model", str(tmp_path / "no-such-model"), "--n", "2", "--out", str(tmp_path / "r.jsonl"))
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+    assert not (tmp_path / "r.jsonl").exists() or not (tmp_path / "r.jsonl").read_text()
+
+
+def test_error_messages_keep_square_brackets(capsys):
+    from toolgym.cli.common import fail
+
+    exit_ = fail("pip install 'toolgym[mcp]'")
+    assert exit_.exit_code == 2
+    assert "pip install 'toolgym[mcp]'" in capsys.readouterr().out

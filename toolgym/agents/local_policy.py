@@ -175,6 +175,11 @@ class LocalPolicy:
                     await asyncio.to_thread(self._load_blocking)
                 except PolicyError:
                     raise
+                except ImportError as error:
+                    hint = "pip install 'toolgym[local]'"
+                    raise PolicyError(
+                        "local_model", f"{self.name} needs torch and transformers ({error}): {hint}"
+                    ) from error
                 except Exception as error:
                     raise PolicyError("local_model", f"{self.name}: loading failed: {error!r}") from error
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from toolgym.agents.summary import RunSummary
@@ -16,7 +17,7 @@ console = Console()
 
 def fail(message: str) -> typer.Exit:
     """Print ``message`` as an error; raise the returned Exit (code 2)."""
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(2)
 
 

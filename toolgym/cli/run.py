@@ -12,7 +12,7 @@ from rich.table import Table
 
 from toolgym.agents.episode_log import read_episodes
 from toolgym.agents.first_turn import FirstTurnToolChoice
-from toolgym.agents.policy import Policy, Sampling
+from toolgym.agents.policy import Policy, PolicyError, Sampling
 from toolgym.agents.runner import Runner
 from toolgym.agents.summary import RunSummary, summarize
 from toolgym.cli.common import console, fail, parse_env_args, parse_extra_options, print_summary
@@ -103,14 +103,22 @@ def eval_(
         progress=True,
     )
 
-    async def main() -> RunSummary:
+    async def main() -> RunSummary | str:
         try:
+            load = getattr(policy, "load", None)
+            if load is not None:  # a local model that cannot load fails the command, not every episode
+                try:
+                    await load()
+                except PolicyError as exc:
+                    return str(exc)
             return await runner.arun(tasks)
         finally:
             await policy.aclose()
             await probe.aclose()
 
     summary = asyncio.run(main())
+    if isinstance(summary, str):
+        raise fail(summary)
     console.print(f"episodes written to [bold]{out}[/bold]")
     print_summary(summary, f"{entry.name} · {policy.name} · {len(tasks)} tasks")
 
