@@ -13,6 +13,16 @@ from pydantic import BaseModel, ValidationError
 R = TypeVar("R", bound=BaseModel)
 
 
+def _dumps(record: BaseModel) -> str:
+    """One JSON line. A record holding lone surrogates (text cut inside a character) or values that are
+    not JSON is still written, with those characters replaced and those values as strings."""
+    try:
+        return record.model_dump_json()
+    except (ValueError, TypeError):
+        text = json.dumps(record.model_dump(), default=str, ensure_ascii=False)
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
 class RecordFileError(ValueError):
     """A record file that cannot be read, naming the file, line and field."""
 
@@ -68,7 +78,7 @@ class JsonlFile(Generic[R]):
         if self._fh is None:
             self.open()
         assert self._fh is not None
-        self._fh.write(record.model_dump_json() + "\n")
+        self._fh.write(_dumps(record) + "\n")
         self._fh.flush()
 
     def write_all(self, records: Iterable[R]) -> None:
@@ -78,7 +88,7 @@ class JsonlFile(Generic[R]):
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         with tmp.open("w", encoding="utf-8") as fh:
             for record in records:
-                fh.write(record.model_dump_json() + "\n")
+                fh.write(_dumps(record) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
         tmp.replace(self.path)

@@ -11,7 +11,7 @@ import uuid
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -112,6 +112,11 @@ class Task(BaseModel):
     scoring: Scoring = Field(default_factory=Scoring)
     budget: Budget | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_serializer("budget")
+    def _only_overrides(self, budget: Budget | None) -> dict[str, Any] | None:
+        """Only the fields the task sets, so a task read back from JSON overrides no more than it did."""
+        return None if budget is None else budget.model_dump(exclude_unset=True)
 
     @field_validator("prompt")
     @classmethod

@@ -203,3 +203,35 @@ async def test_cache_is_written_then_reused(policy: LocalPolicy, cache: Path, mo
     assert second.load_seconds < policy.load_seconds
     await second.aclose()
     assert second._model is None
+
+
+async def test_generations_stay_serialised_across_event_loops_and_cancellation(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the model is replaced by a slow stand-in: this is about the locking, not the model
+    import time
+
+    from toolgym.agents.policy import Generation
+
+    policy = LocalPolicy(model="/nonexistent")
+    policy._model = object()
+    active = peak = 0
+
+    def slow(messages, tools, sampling):
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        time.sleep(0.05)
+        active -= 1
+        return Generation(message={"role": "assistant", "content": "x"})
+
+    monkeypatch.setattr(policy, "_generate_blocking", slow)
+    cancelled = asyncio.ensure_future(policy.generate(HELLO))
+    await asyncio.sleep(0.01)
+    cancelled.cancel()  # its generation still runs to the end, holding the model
+
+    async def many(n: int) -> list[Generation]:
+        return list(await asyncio.gather(*(policy.generate(HELLO) for _ in range(n))))
+
+    other_loop = asyncio.to_thread(asyncio.run, many(3))
+    results = await asyncio.gather(other_loop, many(3))
+    assert [len(r) for r in results] == [3, 3]
+    assert peak == 1

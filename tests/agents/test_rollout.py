@@ -100,3 +100,63 @@ async def test_failed_reset_is_recorded():
     assert episode.task_id == task.id and episode.error.kind == "RuntimeError"
     assert "reset failed: no engine reachable" in episode.error.message
     assert episode.stop_reason is StopReason.ERROR and episode.success is False
+
+
+async def test_failures_while_ending_are_recorded_not_raised():
+    class TeardownFails(CalculatorEnv):
+        async def on_end(self, episode):
+            raise RuntimeError("sandbox teardown failed")
+
+    env = TeardownFails()
+    episode = await rollout(env, CalculatorSolver(fail_on={"What"}), env.tasks.take(1)[0])
+    assert episode.error.kind == "http_500" and episode.stop_reason is StopReason.ERROR
+    assert episode.truncated and not episode.terminated
+
+
+async def test_a_reward_failing_after_the_answer_marks_the_episode_failed():
+    from toolgym.agents import PolicyError
+
+    class JudgeDown:
+        name = "judge"
+
+        async def score(self, task, episode):
+            raise PolicyError("http_503", "judge unreachable")
+
+    env = CalculatorEnv(reward=JudgeDown())
+    episode = await rollout(env, CalculatorSolver(), env.tasks.take(1)[0])
+    assert episode.error.kind == "http_503" and episode.reward is None
+    assert episode.stop_reason is StopReason.ERROR and episode.truncated and not episode.terminated
+
+
+async def test_a_policy_timeout_is_not_the_time_budget():
+    class OwnTimeout:
+        name = "own-timeout"
+
+        async def generate(self, messages, tools=None, sampling=None):
+            raise TimeoutError("read timed out")
+
+        async def aclose(self):
+            pass
+
+    env = CalculatorEnv()
+    episode = await rollout(env, OwnTimeout(), env.tasks.take(1)[0])
+    assert episode.stop_reason is StopReason.ERROR and episode.error.kind == "timeout"
+    assert "read timed out" in episode.error.message
+
+
+async def test_generations_without_usage_are_estimated_so_the_token_budget_holds():
+    class NoUsage:
+        name = "no-usage"
+
+        async def generate(self, messages, tools=None, sampling=None):
+            call = {"id": "c", "type": "function", "function": {"name": "add", "arguments": '{"a": 1, "b": 2}'}}
+            padded = {"role": "assistant", "content": "x" * 400, "tool_calls": [call]}
+            return Generation(message=padded)  # a server that sent no usage
+
+        async def aclose(self):
+            pass
+
+    env = CalculatorEnv(budget=Budget(max_turns=50, max_tokens=300))
+    episode = await rollout(env, NoUsage(), env.tasks.take(1)[0])
+    assert episode.stop_reason is StopReason.MAX_TOKENS
+    assert all(turn.extra.get("tokens_estimated") for turn in episode.turns)

@@ -100,3 +100,15 @@ def test_a_corrupt_run_file_names_file_and_line(tmp_path):
     out.write_text('{"task_id": "a"}\n{"task_id": 5}\n')
     with pytest.raises(RecordFileError, match=r"run.jsonl:2: field 'task_id'"):
         read_episodes(out)
+
+
+def test_records_with_broken_text_are_still_written(tmp_path):
+    from toolgym.agents import EpisodeLog
+    from toolgym.types import Episode
+
+    log = EpisodeLog(tmp_path / "run.jsonl")
+    log.open(fresh=True)
+    log.append(Episode(task_id="t", final_answer="cut inside an emoji \ud83d", metadata={"when": object()}))
+    log.close()
+    (episode,) = read_episodes(tmp_path / "run.jsonl")
+    assert episode.final_answer.startswith("cut inside an emoji") and episode.task_id == "t"

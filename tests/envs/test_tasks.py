@@ -30,3 +30,12 @@ def test_task_file_loads(tmp_path):
     tasks = load_tasks(path)
     assert [t.id for t in tasks.take(5)] == ["a", "b"]
     assert tasks.tasks[1].budget.max_turns == 2 and tasks.tasks[0].scoring.answers == ["4"]
+
+
+def test_a_task_budget_overrides_only_what_it_sets_after_a_round_trip():
+    from toolgym.types import Budget, Message, Task
+
+    task = Task(id="t", prompt=[Message(role="user", content="q")], budget=Budget(max_turns=3))
+    again = Task.model_validate_json(task.model_dump_json())
+    merged = Budget(max_turns=9, max_seconds=60, tool_timeout=5).merged(again.budget)
+    assert (merged.max_turns, merged.max_seconds, merged.tool_timeout) == (3, 60, 5)

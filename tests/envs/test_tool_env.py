@@ -256,3 +256,20 @@ async def test_parser_answer_and_result_format_hooks():
     assert obs[-1]["content"] == "<information>5</information>"
     _, reward, terminated, _, _ = await env.astep("ANSWER: 5")
     assert terminated and reward == 1.0 and env.episode.final_answer == "5"
+
+
+async def test_a_toolset_returning_plain_values_is_coerced():
+    from toolgym.tools.base import ToolOutput, Toolset
+    from toolgym.types import ToolSpec
+
+    class Sloppy(Toolset):
+        async def list_tools(self):
+            return [ToolSpec(name="text"), ToolSpec(name="number")]
+
+        async def call(self, name, arguments):
+            return "plain text" if name == "text" else ToolOutput(content=42)  # both off the contract
+
+    env = ToolEnv(Sloppy(), tasks=[make_task()])
+    await env.areset()
+    obs, *_ = await env.astep(tool_action(call("text", "{}", "a"), call("number", "{}", "b")))
+    assert [m["content"] for m in obs[-2:]] == ["plain text", "42"]

@@ -66,6 +66,11 @@ async def test_token_f1_takes_best_accepted_answer():
         ("no number here", "5", 0.0),
         ("", "5", 0.0),
         ("1e3", "1000", 1.0),
+        ("\u22127", "-7", 1.0),
+        ("\u22127", "7", 0.0),
+        ("12, 13", "1213", 0.0),
+        ("1 2", "12", 0.0),
+        ("1,234,567.5", "1234567.5", 1.0),
     ],
 )
 async def test_numeric_match(answer, reference, expected):

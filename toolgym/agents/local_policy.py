@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -165,23 +166,28 @@ class LocalPolicy:
         self.load_seconds: float | None = None
         self._model: Any = None
         self._tokenizer: Any = None
-        self._load_lock, self._gen_lock = asyncio.Lock(), asyncio.Lock()
+        # Thread locks, held by the worker threads themselves: they work from any event loop, and a
+        # generation whose caller was cancelled keeps the model until it really finishes.
+        self._load_lock, self._gen_lock = threading.Lock(), threading.Lock()
 
     async def load(self) -> None:
         """Load the model now (the first ``generate`` does it otherwise)."""
-        async with self._load_lock:
+        if self._model is not None:
+            return
+        try:
+            await asyncio.to_thread(self._load_once)
+        except PolicyError:
+            raise
+        except ImportError as error:
+            hint = "pip install 'toolgym[local]'"
+            raise PolicyError("local_model", f"{self.name} needs torch and transformers ({error}): {hint}") from error
+        except Exception as error:
+            raise PolicyError("local_model", f"{self.name}: loading failed: {error!r}") from error
+
+    def _load_once(self) -> None:
+        with self._load_lock:
             if self._model is None:
-                try:
-                    await asyncio.to_thread(self._load_blocking)
-                except PolicyError:
-                    raise
-                except ImportError as error:
-                    hint = "pip install 'toolgym[local]'"
-                    raise PolicyError(
-                        "local_model", f"{self.name} needs torch and transformers ({error}): {hint}"
-                    ) from error
-                except Exception as error:
-                    raise PolicyError("local_model", f"{self.name}: loading failed: {error!r}") from error
+                self._load_blocking()
 
     def _cached(self, gguf: Path, name: str) -> Path:
         """The converted checkpoint of ``gguf`` in the cache, converting it first (atomically) if needed."""
@@ -269,14 +275,18 @@ class LocalPolicy:
         ``<tool_call>`` with valid arguments (both need ``llguidance``).
         """
         await self.load()
-        async with self._gen_lock:
-            try:
-                sampling = sampling or Sampling()
-                return await asyncio.to_thread(self._generate_blocking, messages, tools, sampling)
-            except PolicyError:
-                raise
-            except Exception as error:
-                raise PolicyError("local_model", f"{self.name}: generation failed: {error!r}") from error
+        try:
+            return await asyncio.to_thread(self._generate_locked, messages, tools, sampling or Sampling())
+        except PolicyError:
+            raise
+        except Exception as error:
+            raise PolicyError("local_model", f"{self.name}: generation failed: {error!r}") from error
+
+    def _generate_locked(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, sampling: Sampling
+    ) -> Generation:
+        with self._gen_lock:  # one generation at a time, whatever the callers' event loops
+            return self._generate_blocking(messages, tools, sampling)
 
     def _generate_blocking(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, sampling: Sampling
@@ -333,7 +343,10 @@ class LocalPolicy:
 
     async def aclose(self) -> None:
         """Free the model (a later ``generate`` loads it again)."""
-        async with self._load_lock, self._gen_lock:
+        await asyncio.to_thread(self._free)
+
+    def _free(self) -> None:
+        with self._load_lock, self._gen_lock:
             self._model = self._tokenizer = None
             gc.collect()
             torch = sys.modules.get("torch")

@@ -54,31 +54,37 @@ async def rollout(
             if left is not None and left <= 0:
                 return await env.end(StopReason.MAX_SECONDS)
             try:
-                async with asyncio.timeout(left):
+                async with asyncio.timeout(left) as deadline:
                     generation = await policy.generate(messages, tools, _sampling_for(sampling, episode))
             except TimeoutError:
-                return await env.end(StopReason.MAX_SECONDS)
+                if deadline.expired():  # the episode's time budget, not the policy's own timeout
+                    return await env.end(StopReason.MAX_SECONDS)
+                raise
             messages, _, terminated, truncated, _ = await env.astep(generation)
             if terminated or truncated:
                 return episode
-    except PolicyError as exc:
-        return await env.end(StopReason.ERROR, ErrorInfo(kind=exc.kind, message=str(exc)))
     except asyncio.CancelledError:
         raise
+    except PolicyError as exc:
+        return await _record_failure(env, episode, ErrorInfo(kind=exc.kind, message=str(exc)))
     except Exception as exc:  # an env, tool or reward bug is recorded; the run goes on
-        return await _record_failure(env, episode, exc)
+        kind = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+        return await _record_failure(env, episode, ErrorInfo(kind=kind, message=str(exc) or repr(exc)))
 
 
-async def _record_failure(env: ToolEnv, episode: Episode, exc: Exception) -> Episode:
-    error = ErrorInfo(kind=type(exc).__name__, message=str(exc))
-    if episode.done:  # e.g. the reward failed after the episode ended
-        episode.error, episode.reward, episode.success = error, None, False
-        return episode
-    try:
-        return await env.end(StopReason.ERROR, error)
-    except Exception:
-        episode.error, episode.stop_reason, episode.truncated = error, StopReason.ERROR, True
-        return episode
+async def _record_failure(env: ToolEnv, episode: Episode, error: ErrorInfo) -> Episode:
+    """End ``episode`` as failed with ``error``, also when it had already ended (a reward that failed)."""
+    if not episode.done:
+        try:
+            return await env.end(StopReason.ERROR, error)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # ending failed too (e.g. a sandbox teardown): record by hand
+            pass
+    episode.error, episode.reward, episode.reward_components, episode.success = error, None, {}, False
+    episode.stop_reason, episode.terminated, episode.truncated = StopReason.ERROR, False, True
+    episode.finished_at = episode.finished_at or time.time()
+    return episode
 
 
 def _unstarted(env: ToolEnv, policy: Policy, task: Task | None, seed: int | None, exc: Exception) -> Episode:

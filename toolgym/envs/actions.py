@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from toolgym.agents.policy import Generation
-from toolgym.tools.base import ToolError, Toolset
+from toolgym.tools.base import ToolError, ToolOutput, Toolset
+from toolgym.tools.function import to_output
 from toolgym.tools.parsers import ToolCallParser
 from toolgym.types import ToolResult
 
@@ -95,7 +96,7 @@ def read_action(action: Any, parser: ToolCallParser, turn: int) -> Action:
         message = action.message
         prompt_tokens, completion_tokens = action.prompt_tokens, action.completion_tokens
         finish_reason, seconds, extra = action.finish_reason, action.seconds, action.extra
-        has_usage = True
+        has_usage = bool(action.completion_tokens or action.prompt_tokens)  # a server may send no usage
     elif isinstance(action, str):
         message = {"role": "assistant", "content": action}
     elif isinstance(action, dict):
@@ -142,7 +143,8 @@ def read_action(action: Any, parser: ToolCallParser, turn: int) -> Action:
             extra = {**extra, "raw_text": content}
     estimated = not has_usage
     if estimated:
-        completion_tokens = math.ceil(len(content or "") / 4) + 8 * len(calls)
+        completion_tokens = math.ceil((len(content or "") + sum(len(c.raw_arguments) for c in calls)) / 4)
+        completion_tokens += 8 * len(calls)
     return Action(record, calls, answer, prompt_tokens, completion_tokens, estimated, finish_reason, seconds, extra)
 
 
@@ -167,6 +169,8 @@ async def _run_one(call: PendingCall, toolset: Toolset, allowed: set[str], timeo
     try:
         async with asyncio.timeout(timeout):
             out = await toolset.call(call.name, call.arguments or {})
+        if not isinstance(out, ToolOutput) or not isinstance(out.content, str):  # a toolset off its contract
+            out = to_output(out.content if isinstance(out, ToolOutput) else out)
     except TimeoutError:
         return _error(call, f"tool {call.name!r} timed out after {timeout:g}s", "timeout", time.perf_counter() - start)
     except ToolError as exc:

@@ -13,6 +13,7 @@ from toolgym.types import Episode, Task
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 _NUMBER = re.compile(r"[-+]?(?:\d[\d,]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?:\s*/\s*\d+)?")
 
 
@@ -36,9 +37,14 @@ def token_f1(prediction: str, reference: str) -> float:
 
 def parse_number(text: str, pick: str = "last") -> float | None:
     """The number in ``text`` (the whole text, else the first or last number in it), or None."""
+    text = text.replace("\u2212", "-")  # a typographic minus is a minus
     cleaned = text.strip().replace("$", "").rstrip(".")
     candidates = [cleaned, *[m.group(0) for m in _NUMBER.finditer(text)][:: -1 if pick == "last" else 1]]
     for candidate in candidates:
+        if "," in candidate and not _THOUSANDS.fullmatch(candidate):
+            continue  # "12, 13" is two numbers, not 1213
+        if re.search(r"\d\s+\d", candidate):
+            continue  # "1 2" is not 12
         candidate = candidate.replace(",", "").replace(" ", "")
         try:
             value = float(Fraction(candidate)) if "/" in candidate else float(candidate)
