@@ -331,7 +331,7 @@ def test_the_gymnasium_facade_runs_an_episode():
         env.close()
 
 
-async def test_a_sandbox_killed_from_outside_is_recorded_as_an_error(docker_env):
+async def test_a_broken_sandbox_scores_zero_and_is_recorded(docker_env):
     import docker
 
     await docker_env.areset(task=task_by_id("code-flatten"))
@@ -340,8 +340,10 @@ async def test_a_sandbox_killed_from_outside_is_recorded_as_an_error(docker_env)
     assert "Error:" in obs[-1]["content"] and ("gone" in obs[-1]["content"] or "sandbox" in obs[-1]["content"])
     _, reward, terminated, _, info = await docker_env.astep("done")
     episode = info["episode"]
-    assert reward == 0.0 and episode.success is False and episode.reward is None
-    assert episode.error is not None and episode.error.kind == "sandbox_error"
+    # scored as no solution, not voided: crashing its own sandbox must not let an agent skip a low score
+    assert reward == 0.0 and episode.success is False and episode.reward == 0.0 and episode.error is None
+    assert "sandbox" in episode.metadata["sandbox_error"] or episode.metadata["sandbox_error"]
+    assert "sandbox failed" in episode.metadata["submission"]["missing"]
     again = await solve(docker_env, task_by_id("code-flatten"), REFERENCE["code-flatten"])
     assert again.reward == 1.0  # the next episode gets a healthy sandbox
 

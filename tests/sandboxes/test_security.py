@@ -174,3 +174,36 @@ async def test_writing_outside_the_work_dir(pair):
     assert "uid=0" not in escalate.stdout and "PermissionError" in escalate.stdout
     assert (await neighbour.exec("grep -c pwned /etc/passwd")).stdout.strip() == "0"
     assert "pwned" not in Path("/etc/passwd").read_text()
+
+
+async def test_a_forged_process_group_is_not_killed(pair):
+    # The PID the host kills at a deadline is reported from inside the sandbox; a command can forge it.
+    # Only children of the driver shell may be killed: not the control shell (that would kill the
+    # container and void the episode's score), not a process that left the command's group.
+    attacker, _ = pair
+    escaped = await attacker.exec("setsid sleep 300 > /dev/null 2>&1 & sleep 0.5; echo $!", timeout=5)
+    escaped_pid = int(escaped.stdout)
+    session = attacker._session
+    assert session is not None and session.pid
+    for target in (escaped_pid, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10):
+        await attacker._kill_group(target, session.pid)
+    alive = await attacker.exec(f"kill -0 {escaped_pid} && echo alive", timeout=5)
+    assert alive.stdout == "alive\n"
+    assert attacker.alive and (await attacker.exec("echo still here", timeout=5)).stdout == "still here\n"
+
+
+async def test_a_local_sandbox_kills_only_its_own_commands(tmp_path):
+    from toolgym.sandboxes import LocalSandbox
+
+    bystander = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        async with LocalSandbox(isolation="none") as sandbox:
+            session = sandbox._session
+            assert session is not None and session.pid
+            await sandbox._kill_group(bystander.pid, session.pid)
+            assert bystander.poll() is None, "a host process outside the sandbox was killed"
+            result = await sandbox.exec("sleep 30", timeout=0.5)
+            assert result.timed_out  # its own commands still die at the deadline
+    finally:
+        bystander.kill()
+        bystander.wait()

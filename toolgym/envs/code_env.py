@@ -30,7 +30,7 @@ from toolgym.sandboxes.docker_api import DEFAULT_IMAGE
 from toolgym.sandboxes.factory import Backend, sandbox_factory
 from toolgym.sandboxes.pool import SandboxPool
 from toolgym.tools.sandbox import SandboxToolset
-from toolgym.types import Budget, Episode, ErrorInfo, Task
+from toolgym.types import Budget, Episode, Task
 
 SYSTEM_PROMPT = (
     "You are a software engineer working in a Linux sandbox with Python 3 and no network. Use the tools to "
@@ -312,8 +312,11 @@ class CodeEnv(ToolEnv):
             submission["files"][spec.solution_file] = data.decode("utf-8", "replace")
         except SandboxFileError as exc:
             submission["missing"] = str(exc)
-        except SandboxError as exc:  # the sandbox itself failed: no fair score can be given
-            episode.error = ErrorInfo(kind="sandbox_error", message=str(exc))
+        except SandboxError as exc:
+            # The agent's own commands can break its sandbox, so a broken sandbox scores as no solution
+            # (0) rather than voiding the episode: crashing must never be a way out of a low score.
+            submission["missing"] = f"the agent's sandbox failed: {exc}"
+            episode.metadata["sandbox_error"] = str(exc)
         finally:
             await self._release()
         episode.metadata["submission"] = submission

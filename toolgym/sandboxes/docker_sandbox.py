@@ -30,16 +30,22 @@ from toolgym.sandboxes.transport import STDOUT, MuxSocketTransport, Transport
 
 CONTROL = r"""
 exec 2>/dev/null
-while IFS=' ' read -r op arg; do
+while IFS=' ' read -r op arg drv; do
   case $arg in ''|*[!0-9]*) arg=0 ;; esac
+  case $drv in ''|*[!0-9]*) drv=0 ;; esac
   case $op in
-  g) if [ "$arg" -gt 1 ]; then for i in 1 2 3 4 5; do kill -KILL -- "-$arg" || break; done; fi ;;
+  g)
+    st=; [ "$arg" -gt 1 ] && [ "$arg" != "$$" ] && read -r st < "/proc/$arg/stat"
+    st=${st##*) }; set -- $st
+    if [ -n "$st" ] && [ "$2" = "$drv" ]; then for i in 1 2 3 4 5; do kill -KILL -- "-$arg" || break; done; fi ;;
   a) kill -KILL -1 ;;
   esac
   printf 'ok %s %s\n' "$op" "$arg"
 done
 """
-"""The control shell: ``g PGID`` kills a process group, ``a`` kills every process but itself and init,
+"""The control shell: ``g PGID DRIVER`` kills a process group if its leader is a child of the driver shell
+(the PGID is reported from inside the sandbox, so it is checked: never the control shell, never a
+stranger), ``a`` kills every process but itself and init,
 ``p`` only answers. It reads nothing but the host's requests (the sandbox user cannot write to it)."""
 
 log = logging.getLogger(__name__)
@@ -215,9 +221,9 @@ class DockerSandbox(ShellSandbox):
         sock = await call(api.exec_start, created["Id"], socket=True, what="starting the sandbox shell")
         return await MuxSocketTransport.connect(sock)
 
-    async def _kill_group(self, pgid: int) -> None:
+    async def _kill_group(self, pgid: int, driver_pid: int) -> None:
         if self._control is not None:
-            await self._control.request(f"g {pgid}")
+            await self._control.request(f"g {pgid} {driver_pid}")
 
     async def _kill_all(self) -> None:
         if self._control is None:

@@ -97,6 +97,16 @@ def _members(sid: int, marker: bytes) -> list[int]:
     return members
 
 
+def _parent_of(pid: int) -> int | None:
+    """The parent PID of ``pid`` on this host, read past the command name (which may hold any text)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else None
+
+
 def _killpg(pgid: int) -> None:
     for _ in range(5):
         try:
@@ -212,7 +222,7 @@ class LocalSandbox(ShellSandbox):
             raise SandboxUnavailable(f"cannot start the local sandbox shell: {exc}") from None
         return PipeTransport(self._process)
 
-    async def _kill_group(self, pgid: int) -> None:
+    async def _kill_group(self, pgid: int, driver_pid: int) -> None:
         process = self._process
         if process is None:
             return
@@ -221,6 +231,8 @@ class LocalSandbox(ShellSandbox):
             if host_pid is None:
                 return
             pgid = host_pid
+        elif _parent_of(pgid) != process.pid:  # the PID is reported by the sandbox: only the driver's children
+            return
         _killpg(pgid)
 
     async def _kill_all(self) -> None:

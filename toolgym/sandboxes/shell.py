@@ -47,18 +47,19 @@ while IFS=' ' read -r op seq n extra; do
     while [ "$n" -gt 0 ]; do IFS= read -r line; cmd=$cmd$line$nl; n=$((n - 1)); done
     in=/dev/null
     if [ "$extra" != - ]; then
-      head -c "$extra" | { cat > "$D/in" || cat > /dev/null; }; in=$D/in
+      in=$(mktemp "$D/in.XXXXXX") || in=/dev/null
+      head -c "$extra" | { cat > "$in" || cat > /dev/null; }
     fi
     last=$!
     (
       printf '%s:%s:start:%s\n' "$T" "$seq" "$BASHPID"
-      trap 'pwd > "$D/cwd"; export -p > "$D/env"' EXIT
+      trap "pwd > '$D/cwd'; export -p > '$D/env'" EXIT
       . "$D/env"; IFS= read -r line < "$D/cwd"; cd "$line"
-      unset T op seq n extra line in nl last
+      unset T D op seq n extra line in nl last
       eval "$cmd"
     ) < "$in" >&3 2>&4 3>&- 4>&- &
     if [ "$!" != "$last" ]; then
-      wait "$!"; rc=$?; i=0
+      wait "$!"; rc=$?; i=0; [ "$in" = /dev/null ] || rm -f -- "$in"
       while [ $i -lt 200 ] && kill -KILL -- "-$!" 2>/dev/null; do i=$((i + 1)); done
     else
       rc=126; printf '%s:%s:start:%s\n' "$T" "$seq" "$$" >&3
@@ -80,7 +81,8 @@ done
 """The driver, run as ``bash -c DRIVER``. It needs bash, ``head -c`` that reads exactly N bytes
 (GNU coreutils) and ``mktemp``; it prints nothing until it has read the session token."""
 
-KillGroup = Callable[[int], Awaitable[None]]
+KillGroup = Callable[[int, int], Awaitable[None]]
+"""``kill_group(pgid, driver_pid)``: SIGKILL process group ``pgid`` if it is a child of the driver shell."""
 
 
 @dataclass(slots=True)
@@ -293,8 +295,8 @@ class ShellSession:
             async with asyncio.timeout(self.grace):
                 while not out.started and not self._dead:
                     await asyncio.sleep(0.01)
-                if out.pid is not None and out.pid > 1 and out.pid != self.pid and not out.ended:
-                    await self.kill_group(out.pid)
+                if out.pid is not None and out.pid > 1 and out.pid != self.pid and not out.ended and self.pid:
+                    await self.kill_group(out.pid, self.pid)  # the PID is only a claim: it is checked there
                 await self._wait(out, err, None)
         except (TimeoutError, SandboxDied, ConnectionError, OSError):
             pass

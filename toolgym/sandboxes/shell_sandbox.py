@@ -61,8 +61,10 @@ class ShellSandbox(ABC):
         """Start a driver shell process (``bash -c DRIVER``) in the sandbox as the sandbox user."""
 
     @abstractmethod
-    async def _kill_group(self, pgid: int) -> None:
-        """SIGKILL the process group ``pgid`` (numbered as the sandbox sees it)."""
+    async def _kill_group(self, pgid: int, driver_pid: int) -> None:
+        """SIGKILL the process group ``pgid`` (numbered as the sandbox sees it) — only if that process is a
+        child of the driver shell ``driver_pid``: both numbers come from the sandbox and must not be trusted
+        to name any other process."""
 
     @abstractmethod
     async def _kill_all(self) -> None:

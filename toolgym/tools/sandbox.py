@@ -6,6 +6,7 @@ episode a fresh sandbox while the tools on offer stay the same.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -89,7 +90,7 @@ class SandboxToolset(Toolset):
     def _deadline(self, timeout: float | None) -> float:
         if timeout is None:
             return self.timeout
-        if timeout <= 0:
+        if not math.isfinite(timeout) or timeout <= 0:
             raise ToolError("timeout must be a positive number of seconds", kind="invalid_arguments")
         return min(timeout, self.max_timeout)
 

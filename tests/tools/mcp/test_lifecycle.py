@@ -207,3 +207,19 @@ def test_a_toolset_used_from_two_event_loops_reconnects_and_leaves_nothing_behin
     asyncio.run(tools.aclose())  # closing on a third loop kills what the second left
     assert wait_gone([second], 3) == []
     assert processes.tracked() == {}
+
+
+async def test_toolsets_sharing_a_server_keep_their_own_deadlines():
+    patient = toolset(timeout=30)
+    hasty = toolset(timeout=0.3)
+    try:
+        await patient.start()
+        await hasty.start()
+        assert hasty.connection("srv") is patient.connection("srv")  # one process for both
+        with pytest.raises(ToolError) as err:
+            await hasty.call("sleep", {"seconds": 3})
+        assert err.value.kind == "timeout"
+        assert (await patient.call("sleep", {"seconds": 0.5})).content == "slept"
+    finally:
+        await hasty.aclose()
+        await patient.aclose()

@@ -105,7 +105,10 @@ class MCPToolset(Toolset):
         if route is None:
             raise UnknownToolError(name, self._routes)
         server, tool = route
-        return tool_output(await self.connection(server).call_tool(tool, arguments))
+        # the deadline is this toolset's, even on a connection shared with toolsets configured otherwise
+        return tool_output(
+            await self.connection(server).call_tool(tool, arguments, timeout=self.servers[server].timeout)
+        )
 
     async def on_episode_start(self) -> None:
         for connection in list(self._connections.values()):
