@@ -35,6 +35,19 @@ KILL_GRACE = 2.0
 STDERR_LINES = 40
 
 
+def split_lines(pending: bytearray, chunk: bytes) -> list[bytes]:
+    """The lines ``chunk`` completes; the unfinished rest stays in ``pending``.
+
+    A chunk without a newline is only appended, so a reply of many megabytes costs linear time.
+    """
+    pending += chunk
+    if b"\n" not in chunk:
+        return []
+    *lines, rest = pending.split(b"\n")
+    pending[:] = rest
+    return [bytes(line) for line in lines]
+
+
 class ServerSpawnError(OSError):
     """The server's command could not be started at all (not found, not executable)."""
 
@@ -121,12 +134,11 @@ class StdioTransport:
 
         async def read_stdout() -> None:
             assert process.stdout is not None
-            buffer = b""
+            pending = bytearray()
             try:
                 async with read_writer:
                     async for chunk in process.stdout:
-                        *lines, buffer = (buffer + chunk).split(b"\n")
-                        for line in lines:
+                        for line in split_lines(pending, chunk):
                             message = self._parse(line)
                             if message is not None:
                                 await read_writer.send(message)
@@ -138,11 +150,10 @@ class StdioTransport:
 
         async def read_stderr() -> None:
             assert process.stderr is not None
-            buffer = b""
+            pending = bytearray()
             with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError):
                 async for chunk in process.stderr:
-                    *lines, buffer = (buffer + chunk).split(b"\n")
-                    for line in lines:
+                    for line in split_lines(pending, chunk):
                         text = line.decode("utf-8", "replace").rstrip()
                         if text:
                             self.stderr_lines.append(text)

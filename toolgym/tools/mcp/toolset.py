@@ -118,6 +118,7 @@ class MCPToolset(Toolset):
         if self._loop is not asyncio.get_running_loop():
             self._abandon()  # made on a loop that is gone: nothing to close politely
         connections, self._connections = list(self._connections.values()), {}
+        self._specs, self._routes, self._listing = None, {}, None  # a later use starts afresh, and is released
         await asyncio.gather(*(self._release(c) for c in connections), return_exceptions=True)
 
     # ---- more ---------------------------------------------------------------------------------
