@@ -243,7 +243,8 @@ class LocalSandbox(ShellSandbox):
             for pid in await asyncio.to_thread(_members, process.pid, self._marker.encode()):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
-        _killpg(process.pid)  # under bwrap the whole PID namespace dies with it
+        if process.returncode is None:  # once reaped, that PID may already belong to another process
+            _killpg(process.pid)  # under bwrap the whole PID namespace dies with it
         with contextlib.suppress(TimeoutError, ProcessLookupError):
             async with asyncio.timeout(5):
                 await process.wait()
