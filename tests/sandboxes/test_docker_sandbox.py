@@ -160,3 +160,33 @@ async def test_a_start_cancelled_at_any_point_leaves_no_container(docker_image):
     while {c.id for c in await list_sandboxes()} - before and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     assert {c.id for c in await list_sandboxes()} - before == set()
+
+
+async def test_a_socket_arriving_after_the_caller_gave_up_is_closed():
+    import threading
+
+    from toolgym.sandboxes import docker_api
+    from toolgym.sandboxes.base import SandboxError
+
+    arrived = threading.Event()
+
+    class FakeSocket:  # stands in for the socket a slow Docker call returns after its deadline
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    sock = FakeSocket()
+
+    def slow_attach():
+        arrived.wait(5)
+        return sock
+
+    with pytest.raises(SandboxError, match=r"within 0\.05s"):
+        await docker_api.call(slow_attach, timeout=0.05, what="attaching", on_abandoned=docker_api.close_quietly)
+    arrived.set()
+    for _ in range(100):
+        if sock.closed:
+            break
+        await asyncio.sleep(0.01)
+    assert sock.closed

@@ -4,6 +4,7 @@ threads under deadlines, and the labels that mark toolgym's containers and their
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -78,20 +79,45 @@ def _client_blocking() -> Any:
         return _clients.setdefault(key, client)
 
 
-async def call(fn: Callable[..., T], *args: Any, timeout: float = API_TIMEOUT, what: str = "", **kwargs: Any) -> T:
+async def call(
+    fn: Callable[..., T],
+    *args: Any,
+    timeout: float = API_TIMEOUT,
+    what: str = "",
+    on_abandoned: Callable[[T], None] | None = None,
+    **kwargs: Any,
+) -> T:
     """Run a blocking docker SDK call in a worker thread; SandboxError after ``timeout`` seconds.
 
     Docker errors become SandboxUnavailable (no engine, missing image) or SandboxError, naming ``what``.
+    If the caller gives up (deadline or cancellation) while the call still runs, ``on_abandoned``
+    receives its result once it arrives, e.g. to close a socket nobody will use.
     """
     loop = asyncio.get_running_loop()
     future = loop.run_in_executor(_executor_(), functools.partial(fn, *args, **kwargs))
     what = what or getattr(fn, "__name__", "docker call")
     try:
-        return await asyncio.wait_for(future, timeout)
-    except TimeoutError:
-        raise SandboxError(f"Docker did not answer {what} within {timeout:g}s") from None
+        return await asyncio.wait_for(asyncio.shield(future), timeout)
+    except (TimeoutError, asyncio.CancelledError) as exc:
+        future.add_done_callback(functools.partial(_hand_over, on_abandoned))
+        if isinstance(exc, TimeoutError):
+            raise SandboxError(f"Docker did not answer {what} within {timeout:g}s") from None
+        raise
     except Exception as exc:
         raise translate_error(exc, what) from exc
+
+
+def _hand_over(on_abandoned: Callable[[Any], None] | None, future: asyncio.Future[Any]) -> None:
+    """Give an abandoned call's result to ``on_abandoned``; its error is retrieved so none goes unreported."""
+    if not future.cancelled() and future.exception() is None and on_abandoned is not None:
+        with contextlib.suppress(Exception):
+            on_abandoned(future.result())
+
+
+def close_quietly(resource: Any) -> None:
+    """Close a socket (or anything with ``close``) nobody will use, ignoring errors."""
+    with contextlib.suppress(Exception):
+        resource.close()
 
 
 def translate_error(exc: Exception, what: str) -> Exception:

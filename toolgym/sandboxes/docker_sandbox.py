@@ -195,7 +195,13 @@ class DockerSandbox(ShellSandbox):
             raise
         self.container_id = created["Id"]
         params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-        sock = await call(api.attach_socket, self.container_id, params=params, what="attaching to the container")
+        sock = await call(
+            api.attach_socket,
+            self.container_id,
+            params=params,
+            what="attaching to the container",
+            on_abandoned=docker_api.close_quietly,
+        )
         self._control = _Control(await MuxSocketTransport.connect(sock), on_exit=self._container_exited)
         await call(api.start, self.container_id, what=f"starting a container from {self.image}")
         try:
@@ -218,7 +224,13 @@ class DockerSandbox(ShellSandbox):
             environment=self.env,
             what="starting the sandbox shell",
         )
-        sock = await call(api.exec_start, created["Id"], socket=True, what="starting the sandbox shell")
+        sock = await call(
+            api.exec_start,
+            created["Id"],
+            socket=True,
+            what="starting the sandbox shell",
+            on_abandoned=docker_api.close_quietly,
+        )
         return await MuxSocketTransport.connect(sock)
 
     async def _kill_group(self, pgid: int, driver_pid: int) -> None:
