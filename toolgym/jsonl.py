@@ -10,6 +10,8 @@ from typing import IO, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from toolgym.errors import first_error
+
 R = TypeVar("R", bound=BaseModel)
 
 
@@ -54,9 +56,8 @@ class JsonlFile(Generic[R]):
                 try:
                     yield self.model.model_validate_json(line)
                 except ValidationError as exc:
-                    err = exc.errors()[0]
-                    field = ".".join(str(p) for p in err["loc"]) or "(record)"
-                    raise RecordFileError(f"{self.path}:{lineno}: field {field!r}: {err['msg']}") from None
+                    field, message = first_error(exc, "(record)")
+                    raise RecordFileError(f"{self.path}:{lineno}: field {field!r}: {message}") from None
 
     def open(self, fresh: bool = False) -> None:
         """Open for appending; ``fresh`` empties the file first."""

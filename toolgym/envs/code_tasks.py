@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from toolgym.envs.tasks import TaskFileError, TaskList, load_tasks
+from toolgym.errors import first_error
 from toolgym.types import Message, Scoring, Task
 
 CODE_REWARD = "code_tests"
@@ -69,10 +70,9 @@ class CodeTests(BaseModel):
         try:
             return cls.model_validate(task.scoring.params)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"])
+            field, message = first_error(exc)
             where = f"scoring.params.{field}" if field else "scoring.params"
-            raise ValueError(f"task {task.id!r}: {where}: {err['msg']}") from None
+            raise ValueError(f"task {task.id!r}: {where}: {message}") from None
 
 
 def starter_files(task: Task) -> dict[str, str]:

@@ -22,6 +22,7 @@ from toolgym.agents.policy import Policy, PolicyError, Sampling
 from toolgym.agents.structured import RequestStats, StructuredOutputError, ask_json
 from toolgym.envs.tasks import TaskList, TaskSource, load_tasks
 from toolgym.envs.tool_env import ToolEnv
+from toolgym.errors import first_error
 from toolgym.rewards.base import Reward
 from toolgym.rewards.rubric import RubricReward
 from toolgym.synth.models import SHARED_POLICIES, ModelSpec
@@ -59,9 +60,8 @@ def task_tool_specs(task: Task) -> list[ToolSpec]:
         try:
             specs.append(ToolSpec.model_validate(item))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"])
-            raise ValueError(f"task {task.id!r}: metadata.tool_specs[{i}].{field}: {err['msg']}") from None
+            field, message = first_error(exc)
+            raise ValueError(f"task {task.id!r}: metadata.tool_specs[{i}].{field}: {message}") from None
     return specs
 
 

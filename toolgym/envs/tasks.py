@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
+from toolgym.errors import first_error
 from toolgym.jsonl import json_lines
 from toolgym.types import Task
 
@@ -78,9 +79,8 @@ def load_tasks(path: str | Path) -> TaskList:
         try:
             tasks.append(Task.model_validate(record))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "(record)"
-            raise TaskFileError(f"{where}: field {field!r}: {err['msg']}") from None
+            field, message = first_error(exc, "(record)")
+            raise TaskFileError(f"{where}: field {field!r}: {message}") from None
     if not tasks:
         raise TaskFileError(f"{path}: holds no tasks")
     try:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from toolgym.agents.policy import Policy, Sampling
 from toolgym.agents.structured import RequestStats, StructuredOutputError, ask_json
+from toolgym.errors import first_error
 from toolgym.rewards.base import Score
 from toolgym.types import Episode, Task
 
@@ -66,9 +67,8 @@ class Rubric(BaseModel):
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "(rubric)"
-            raise ValueError(f"task {task.id!r}: metadata.rubric.{field}: {err['msg']}") from None
+            field, message = first_error(exc, "(rubric)")
+            raise ValueError(f"task {task.id!r}: metadata.rubric.{field}: {message}") from None
 
 
 class CriterionVerdict(BaseModel):

@@ -19,6 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from toolgym.errors import first_error
 from toolgym.search.bm25 import Bm25Reader, Bm25Writer, import_tantivy
 from toolgym.search.chunking import chunk_spans
 from toolgym.search.corpus import CorpusError
@@ -198,9 +199,8 @@ def read_manifest(path: str | Path) -> IndexManifest:
     try:
         return IndexManifest.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(manifest)"
-        raise SearchIndexError(f"{file}: field {field!r}: {err['msg']}") from None
+        field, message = first_error(exc, "(manifest)")
+        raise SearchIndexError(f"{file}: field {field!r}: {message}") from None
 
 
 class SearchIndex:
